@@ -1,0 +1,148 @@
+// The core's lifecycle: the housekeeping thread, shutdown that drains with a
+// deadline, and orphaning, which lets leases outlive the pool handle safely
+// (the core deletes itself when the last lease comes back). Also the metrics
+// snapshot. Included by core.hpp only.
+#pragma once
+
+namespace sandpool::detail {
+
+// The housekeeping thread hosts a Boost.Fiber scheduler; maintenance runs as
+// a fiber so that later timed work (the ownership reaper) can share it.
+template <driver Driver, class Clock>
+void core<Driver, Clock>::housekeeping_thread() {
+  boost::fibers::fiber([this] {
+    lock_type lk(lock_);
+    while (!hk_stop_) {
+      lk.unlock();
+      const time_point due = maintain();
+      lk.lock();
+      if (hk_stop_ || hk_pending_) continue;
+      if (due == time_point::max()) {
+        hk_cv_.wait(lk);
+      } else {
+        // A coarse clock lags real time by up to a tick; waking a little
+        // late keeps the loop from spinning until the clock catches up.
+        hk_cv_.wait_until(lk, steady_deadline<Clock>(due) + std::chrono::milliseconds(5));
+      }
+    }
+  }).join();
+}
+
+template <driver Driver, class Clock>
+void core<Driver, Clock>::stop_housekeeper() {
+  {
+    lock_type lk(lock_);
+    hk_stop_ = true;
+    hk_cv_.notify_all();
+  }
+  if (housekeeper_.joinable() && housekeeper_.get_id() != std::this_thread::get_id())
+    housekeeper_.join();
+}
+
+// Closes every connection no lease holds. Used once housekeeping has stopped.
+template <driver Driver, class Clock>
+void core<Driver, Clock>::close_all_unleased() {
+  std::vector<slot_type*> doomed;
+  {
+    lock_type lk(lock_);
+    idle_.clear();
+    for (std::size_t i = 0; i < options_.max_size; ++i) {
+      slot_type& s = slots_[i];
+      if (s.holds_connection() && s.state != slot_state::leased) {
+        s.state = slot_state::closing;
+        doomed.push_back(&s);
+      }
+    }
+  }
+  for (slot_type* s : doomed) driver_.close(*s->conn);
+  lock_type lk(lock_);
+  for (slot_type* s : doomed) {
+    s->conn.reset();
+    s->state = slot_state::empty;
+    --open_;
+    ++discarded_;
+  }
+}
+
+template <driver Driver, class Clock>
+void core<Driver, Clock>::release_after_close(lock_type& lk, slot_type& s) noexcept {
+  std::optional<connection> c = std::move(s.conn);
+  s.conn.reset();
+  s.state = slot_state::empty;
+  --open_;
+  ++discarded_;
+  const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
+  drained_cv_.notify_all();
+  lk.unlock();
+  driver_.close(*c);
+  if (last) delete this;
+}
+
+template <driver Driver, class Clock>
+absl::Status core<Driver, Clock>::shutdown(std::chrono::nanoseconds grace) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto deadline = saturating_add(started, grace);
+  std::vector<holder> outstanding;
+  {
+    lock_type lk(lock_);
+    if (!closed_) {
+      closed_ = true;
+      while (!waiters_.empty()) {
+        waiter_type& w = waiters_.front();
+        waiters_.pop_front();
+        w.failure = pool_closed_error(options_.name);
+        w.cv.notify_one();
+      }
+    }
+    while (in_use_ > 0 && std::chrono::steady_clock::now() < deadline)
+      drained_cv_.wait_until(lk, deadline);
+    const time_point now = clock_.now();
+    for (std::size_t i = 0; i < options_.max_size; ++i)
+      if (slots_[i].state == slot_state::leased)
+        outstanding.push_back({slots_[i].site, now - slots_[i].leased_at});
+  }
+  stop_housekeeper();
+  close_all_unleased();
+  if (outstanding.empty()) return absl::OkStatus();
+  lock_type lk(lock_);
+  return shutdown_incomplete_error(counts(), std::chrono::steady_clock::now() - started,
+                                   outstanding);
+}
+
+template <driver Driver, class Clock>
+void core<Driver, Clock>::orphan(core* c) noexcept {
+  (void)c->shutdown(std::chrono::nanoseconds::zero());
+  lock_type lk(c->lock_);
+  // Failed waiters still have to wake up and leave before the core can go.
+  while (c->blocked_ > 0) c->drained_cv_.wait(lk);
+  c->orphaned_ = true;
+  const bool last = c->in_use_ == 0;
+  lk.unlock();
+  if (last) delete c;
+}
+
+template <driver Driver, class Clock>
+sandpool::metrics core<Driver, Clock>::snapshot() const {
+  lock_type lk(lock_);
+  sandpool::metrics m;
+  m.size = open_;
+  m.idle = idle_.size();
+  m.in_use = in_use_;
+  m.waiting = waiters_.size();
+  m.connecting = connecting_;
+  m.max_in_use = max_in_use_;
+  m.wait_p50 = wait_hist_.quantile(0.50);
+  m.wait_p95 = wait_hist_.quantile(0.95);
+  m.wait_p99 = wait_hist_.quantile(0.99);
+  m.checkouts = checkouts_;
+  m.timeouts = timeouts_;
+  m.drops = drops_;
+  m.connects = connects_;
+  m.connect_failures = connect_failures_;
+  m.discarded = discarded_;
+  m.resets = resets_;
+  m.validation_failures = validation_failures_;
+  return m;
+}
+
+}  // namespace sandpool::detail
