@@ -41,13 +41,19 @@ absl::Status checkout_timeout_error(const pool_snapshot& s, std::chrono::nanosec
 
 absl::Status checkout_dropped_error(const pool_snapshot& s, std::chrono::nanoseconds waited,
                                     std::chrono::nanoseconds target,
-                                    std::chrono::nanoseconds interval) {
-  return absl::ResourceExhaustedError(absl::StrCat(
+                                    std::chrono::nanoseconds interval,
+                                    const absl::Status& last_connect_error) {
+  std::string text = absl::StrCat(
       "pool '", s.pool, "': checkout dropped after waiting ", ms(waited),
       " because the pool is overloaded: no checkout in the last queue_interval (", ms(interval),
       ") was served within queue_target (", ms(target), "), so waiters older than ",
-      ms(target * 2), " are shed; ", counts(s),
-      ". Fix: reduce the load, raise max_size, or raise queue_target/queue_interval."));
+      ms(target * 2), " are shed; ", counts(s), ".");
+  if (!last_connect_error.ok())
+    absl::StrAppend(&text, " The last attempt to open a connection failed: ",
+                    last_connect_error.message(), ".");
+  absl::StrAppend(&text,
+                  " Fix: reduce the load, raise max_size, or raise queue_target/queue_interval.");
+  return absl::ResourceExhaustedError(text);
 }
 
 absl::Status pool_closed_error(const std::string& pool) {

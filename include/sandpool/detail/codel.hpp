@@ -16,7 +16,11 @@ class codel {
  public:
   using duration = std::chrono::nanoseconds;
 
-  codel(duration target, duration interval) : target_(target), interval_(interval) {}
+  // The first interval starts at `start` (the pool's creation).
+  codel(duration target, duration interval, TimePoint start)
+      : target_(target),
+        interval_(interval),
+        interval_end_(interval == duration::max() ? TimePoint::max() : start + interval) {}
 
   // A checkout was served after waiting `delay`.
   void served(duration delay) noexcept { min_delay_ = std::min(min_delay_, delay); }

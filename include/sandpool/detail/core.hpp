@@ -71,7 +71,7 @@ class core {
         clock_(std::move(c)),
         slots_(std::make_unique<slot_type[]>(options_.max_size)),
         rng_(std::random_device{}()),
-        codel_(options_.queue_target, options_.queue_interval) {
+        codel_(options_.queue_target, options_.queue_interval, clock_.now()) {
     if (options_.housekeeper == housekeeping::thread)
       housekeeper_ = std::thread([this] { housekeeping_thread(); });
   }

@@ -46,20 +46,23 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
   for (auto it = waiters_.begin(); it != waiters_.end();) {
     waiter_type& w = *it;
     const auto waited = now - w.enqueued;
-    if (now >= w.deadline) {
+    const bool expired = now >= w.deadline;
+    if (!expired && !(codel_.overloaded() && waited > codel_.drop_after())) {
+      ++it;
+      continue;
+    }
+    it = waiters_.erase(it);  // first, so the counts quoted exclude this waiter
+    if (expired) {
       ++timeouts_;
       const slot_type* h = longest_held();
       holder longest{h ? h->site : std::source_location{}, h ? now - h->leased_at : waited};
       w.failure = checkout_timeout_error(counts(), waited, last_connect_error_,
                                          h ? &longest : nullptr);
-    } else if (codel_.overloaded() && waited > codel_.drop_after()) {
-      ++drops_;
-      w.failure = checkout_dropped_error(counts(), waited, codel_.target(), codel_.interval());
     } else {
-      ++it;
-      continue;
+      ++drops_;
+      w.failure = checkout_dropped_error(counts(), waited, codel_.target(), codel_.interval(),
+                                         last_connect_error_);
     }
-    it = waiters_.erase(it);
     w.cv.notify_one();
   }
 }
@@ -89,8 +92,9 @@ void core<Driver, Clock>::collect(time_point now, work& w) {
   }
   fail_waiters(now);
   if (closed_ || now < retry_at_) return;
-  std::size_t n = connections_to_open({open_, connecting_, idle_.size(), waiters_.size(),
-                                       options_.min_idle, options_.max_size});
+  // Connections claimed for closing no longer count: replacements start now.
+  std::size_t n = connections_to_open({open_ - w.close.size(), connecting_, idle_.size(),
+                                       waiters_.size(), options_.min_idle, options_.max_size});
   for (std::size_t i = 0; i < options_.max_size && n > 0; ++i) {
     slot_type& s = slots_[i];
     if (s.state != slot_state::empty) continue;

@@ -33,7 +33,8 @@ absl::Status checkout_timeout_error(const pool_snapshot& s, std::chrono::nanosec
                                     const holder* longest);
 absl::Status checkout_dropped_error(const pool_snapshot& s, std::chrono::nanoseconds waited,
                                     std::chrono::nanoseconds target,
-                                    std::chrono::nanoseconds interval);
+                                    std::chrono::nanoseconds interval,
+                                    const absl::Status& last_connect_error);
 absl::Status pool_closed_error(const std::string& pool);
 absl::Status shutdown_incomplete_error(const pool_snapshot& s,
                                        std::chrono::nanoseconds waited,

@@ -1,0 +1,108 @@
+// One libpq connection: a move-only owner of a PGconn. It owns three rules:
+// the PGconn is finished exactly once (in close() or the destructor, never
+// throwing); every query's failure comes back as a status that carries the
+// server's SQLSTATE and never a password; and round_trips() counts exactly the
+// requests sent to the server, which callers use to check batching.
+//
+// Thread safety: a connection is used by one thread at a time, except
+// cancel(), which another thread may call while a query runs (but not while
+// the connection is being moved, closed or destroyed).
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <cstdint>
+#include <initializer_list>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sandpool/driver.hpp"
+#include "sandpool/pq/result.hpp"
+
+namespace sandpool::pq {
+
+class connection {
+ public:
+  // One query parameter in text form; std::nullopt is SQL NULL.
+  using param = std::optional<std::string_view>;
+
+  // Takes ownership of conn, which should have finished connecting (null
+  // makes a closed connection).
+  explicit connection(PGconn* conn);
+  ~connection();
+
+  connection(connection&& other) noexcept;
+  connection& operator=(connection&& other) noexcept;
+  connection(const connection&) = delete;
+  connection& operator=(const connection&) = delete;
+
+  // Runs sql, which may hold several statements separated by `;` (the result
+  // is the last one's), in one round trip. Errors:
+  //  - the server rejected the query: the code from code_for_sqlstate(), a
+  //    message `query failed [SQLSTATE 42P01]: <server message> (while
+  //    running: <sql, at most ~200 chars, passwords masked>)`, and the
+  //    SQLSTATE as payload (read it with sqlstate());
+  //  - the connection is lost (now or earlier): Unavailable, saying so and
+  //    that the pool replaces the connection when it is returned, with
+  //    SQLSTATE 57P01 (terminated by an administrator) or 08006;
+  //  - sql starts a COPY: Unimplemented (the COPY is aborted first);
+  //  - the connection was closed: FailedPrecondition.
+  [[nodiscard]] absl::StatusOr<result> exec(std::string_view sql);
+
+  // Runs one statement with $1, $2, ... bound to params (text format, types
+  // inferred by the server), in one round trip. Errors as exec(sql), plus
+  // InvalidArgument for more than 65535 parameters (nothing is sent).
+  [[nodiscard]] absl::StatusOr<result> exec(std::string_view sql,
+                                            std::initializer_list<param> params);
+  [[nodiscard]] absl::StatusOr<result> exec(std::string_view sql,
+                                            std::span<const param> params);
+
+  // Asks the server to cancel the query running on this connection. Ok means
+  // the request was delivered; the query then fails with SQLSTATE 57014
+  // (Cancelled), unless it finished first. Unavailable if the request could
+  // not be sent, FailedPrecondition if the connection is closed.
+  // Safe to call from another thread while a query runs.
+  [[nodiscard]] absl::Status cancel() const;
+
+  // Closes the connection now (idempotent). Never throws.
+  void close() noexcept;
+
+  // The server process serving this connection; 0 if closed.
+  [[nodiscard]] int backend_pid() const noexcept;
+  // Whether libpq considers the connection usable (CONNECTION_OK).
+  [[nodiscard]] bool ok() const noexcept;
+  // The session's transaction state, without I/O: broken if the connection
+  // is closed or lost.
+  [[nodiscard]] tx_status transaction_status() const noexcept;
+  // Requests sent to the server so far: each exec() counts one, including
+  // failed ones; requests refused before sending (lost or closed connection,
+  // too many parameters) do not count.
+  [[nodiscard]] std::uint64_t round_trips() const noexcept {
+    return round_trips_;
+  }
+  // `host=... port=... dbname=... user=...` of the server this connection
+  // talks to, for messages. Never holds a password.
+  [[nodiscard]] const std::string& target() const noexcept { return target_; }
+
+  // The underlying PGconn, still owned by this object; null if closed.
+  // Requests sent through it are not counted in round_trips().
+  [[nodiscard]] PGconn* native() noexcept { return conn_; }
+
+ private:
+  [[nodiscard]] absl::StatusOr<result> run(std::string_view sql,
+                                           std::span<const param> params,
+                                           bool extended);
+
+  PGconn* conn_ = nullptr;
+  // Made at construction so that cancel() never touches conn_, which the
+  // thread running the query is using.
+  PGcancel* cancel_ = nullptr;
+  std::string target_;
+  std::uint64_t round_trips_ = 0;
+};
+
+}  // namespace sandpool::pq

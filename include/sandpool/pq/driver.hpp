@@ -1,0 +1,72 @@
+// The libpq driver: models sandpool::driver for PostgreSQL. It owns the
+// connection settings, parsed and checked once by create() and immutable
+// afterwards, so copies share them and any number of threads may use one
+// driver (or its copies) at the same time. It never shows a password: every
+// message names the server through describe().
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sandpool/driver.hpp"
+#include "sandpool/pq/connection.hpp"
+
+namespace sandpool::pq {
+
+class driver {
+ public:
+  using connection = pq::connection;
+
+  // Parses conninfo, in key=value form (`host=db port=5432 dbname=app`) or as
+  // a URI (`postgresql://user@db:5432/app`), with libpq's parser. Adds
+  // connect_timeout=10 unless conninfo or PGCONNECT_TIMEOUT sets one, so an
+  // unreachable server fails in bounded time, and application_name=sandpool
+  // unless one is set (as fallback_application_name, so PGAPPNAME still wins).
+  // Errors: InvalidArgument for a malformed string, naming the string with
+  // its password masked, libpq's reason, and how to write it.
+  [[nodiscard]] static absl::StatusOr<driver> create(std::string conninfo);
+
+  // Opens a connection (blocks up to connect_timeout). Errors, each naming
+  // the target, libpq's reason and the fix, with the SQLSTATE attached when
+  // the server gave a known one:
+  //   Unavailable       server unreachable, refusing, starting or stopping
+  //   PermissionDenied  authentication failed (28P01, 28000)
+  //   NotFound          the database does not exist (3D000)
+  //   ResourceExhausted no free connection slots on the server (53300)
+  //   InvalidArgument   a connection option has a bad value (e.g. port=abc)
+  [[nodiscard]] absl::StatusOr<connection> connect() const;
+
+  // Ok if c is alive: libpq says it is and an empty query makes a round trip.
+  // Unavailable otherwise.
+  [[nodiscard]] absl::Status validate(connection& c) const;
+
+  // Rolls back an open or failed transaction (one round trip; none if c is
+  // idle). Unavailable if c is lost, FailedPrecondition if a command is still
+  // in flight. Session settings (SET) are left as they are.
+  [[nodiscard]] absl::Status reset(connection& c) const;
+
+  // Closes c. Never throws; does not wait for the server.
+  void close(connection& c) const noexcept;
+
+  // Asks the server to cancel the query running on c; see
+  // connection::cancel(). Safe to call while another thread runs that query.
+  [[nodiscard]] absl::Status cancel(connection& c) const;
+
+  // c's transaction state, without I/O.
+  [[nodiscard]] tx_status transaction_status(const connection& c) const noexcept;
+
+  // `host=... port=... dbname=... user=...`, the target as configured (libpq's
+  // defaults and PG* variables filled in), never with a password.
+  [[nodiscard]] std::string describe() const;
+
+ private:
+  struct config;
+  explicit driver(std::shared_ptr<const config> cfg) : config_(std::move(cfg)) {}
+
+  std::shared_ptr<const config> config_;  // never null
+};
+
+}  // namespace sandpool::pq
