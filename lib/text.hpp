@@ -1,0 +1,57 @@
+// Text helpers shared by the libpq driver's sources. The character tests are
+// locale-independent on purpose: connection strings and SQL keywords are
+// ASCII, and a redaction that depended on the locale could miss a password.
+// Debian's Abseil has its own string_view type (not std::string_view), so
+// absl::StrCat does not take ours: concat() and the two conversions are the
+// only bridge between the two.
+#pragma once
+
+#include <algorithm>
+#include <string>
+#include <string_view>
+
+#include "absl/strings/string_view.h"
+
+namespace sandpool::pq::text {
+
+inline bool is_space(char c) {
+  return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+         c == '\v';
+}
+
+inline bool is_ident(char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
+inline char lower(char c) {
+  return (c >= 'A' && c <= 'Z') ? char(c - 'A' + 'a') : c;
+}
+
+inline bool iequals(std::string_view a, std::string_view b) {
+  return a.size() == b.size() &&
+         std::equal(a.begin(), a.end(), b.begin(),
+                    [](char x, char y) { return lower(x) == lower(y); });
+}
+
+inline bool istarts_with(std::string_view s, std::string_view prefix) {
+  return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
+}
+
+// Joins std::string, std::string_view and C strings into one string.
+template <class... Parts>
+std::string concat(const Parts&... parts) {
+  std::string out;
+  (out.append(std::string_view(parts)), ...);
+  return out;
+}
+
+inline absl::string_view to_absl(std::string_view s) noexcept {
+  return absl::string_view(s.data(), s.size());
+}
+
+inline std::string_view from_absl(absl::string_view s) noexcept {
+  return std::string_view(s.data(), s.size());
+}
+
+}  // namespace sandpool::pq::text
