@@ -8,11 +8,16 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sandpool/route.hpp"
 
 namespace sandpool::modes {
 
 struct auto_mode {
   static constexpr std::string_view name = "auto";
+
+  // Whoever owns nothing and is allowed nothing gets a fresh connection.
+  route fallback(owner_id) const noexcept { return {route::kind::fresh, 0}; }
+  friend bool operator==(const auto_mode&, const auto_mode&) = default;
 
   // Checks a fresh lease out of the core. Thread-safe.
   template <class Lease, class Core>

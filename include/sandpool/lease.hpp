@@ -14,6 +14,21 @@
 
 namespace sandpool {
 
+namespace detail {
+// A turn on an owned connection. A lease taken in manual or shared mode
+// ends the turn when it goes, instead of returning the connection.
+class turn {
+ public:
+  virtual void end_turn() noexcept = 0;
+
+ protected:
+  ~turn() = default;
+};
+}  // namespace detail
+
+template <class Core>
+class basic_ownership;
+
 template <class Core>
 class basic_lease {
  public:
@@ -21,11 +36,13 @@ class basic_lease {
   using slot_type = typename Core::slot_type;
 
   basic_lease() noexcept = default;
-  basic_lease(Core* core, slot_type* slot, std::source_location site) noexcept
-      : core_(core), slot_(slot), site_(site) {}
+  basic_lease(Core* core, slot_type* slot, std::source_location site,
+              detail::turn* turn = nullptr) noexcept
+      : core_(core), slot_(slot), turn_(turn), site_(site) {}
   basic_lease(basic_lease&& other) noexcept
       : core_(std::exchange(other.core_, nullptr)),
         slot_(std::exchange(other.slot_, nullptr)),
+        turn_(std::exchange(other.turn_, nullptr)),
         site_(other.site_),
         returned_(std::exchange(other.returned_, false)) {}
   basic_lease& operator=(basic_lease&& other) noexcept {
@@ -33,6 +50,7 @@ class basic_lease {
       give_back();
       core_ = std::exchange(other.core_, nullptr);
       slot_ = std::exchange(other.slot_, nullptr);
+      turn_ = std::exchange(other.turn_, nullptr);
       site_ = other.site_;
       returned_ = std::exchange(other.returned_, false);
     }
@@ -63,16 +81,28 @@ class basic_lease {
   // Where this lease was checked out, for diagnostics.
   const std::source_location& site() const noexcept { return site_; }
 
+  // Returns the connection to be closed rather than reused (e.g. after a
+  // cancelled query). A turn lease just ends its turn.
+  void discard() noexcept { give_back(true); }
+
  private:
-  void give_back() noexcept {
+  friend class basic_ownership<Core>;  // builds turn leases on an owned slot
+
+  void give_back(bool discard = false) noexcept {
     if (slot_ == nullptr) return;
-    core_->release(std::exchange(slot_, nullptr));
+    slot_type* slot = std::exchange(slot_, nullptr);
+    if (turn_ != nullptr) {
+      std::exchange(turn_, nullptr)->end_turn();
+    } else {
+      core_->release(slot, discard);
+    }
     core_ = nullptr;
     returned_ = true;
   }
 
   Core* core_ = nullptr;
   slot_type* slot_ = nullptr;
+  detail::turn* turn_ = nullptr;
   std::source_location site_{};
   bool returned_ = false;
 };

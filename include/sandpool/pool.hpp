@@ -1,8 +1,11 @@
 // The pool handle applications hold. It owns the core (slots, idle list,
-// waiters, housekeeping) and routes checkouts through the ownership mode;
-// today that is auto mode, the production pool. Movable; destroying it shuts
-// the pool down without waiting, and leases still out stay valid until they
-// are returned (their connections are then closed).
+// waiters, housekeeping) and the ownership layer, and routes every checkout
+// through the ownership mode: in auto mode (the default, production) each
+// caller gets its own connection; a test build switches the same pool to
+// manual or shared mode without touching application code. Movable;
+// destroying it checks every owner in and shuts the pool down without
+// waiting; leases still out stay valid until they are returned (their
+// connections are then closed).
 #pragma once
 
 #include <chrono>
@@ -18,6 +21,7 @@
 #include "sandpool/metrics.hpp"
 #include "sandpool/modes/auto.hpp"
 #include "sandpool/options.hpp"
+#include "sandpool/ownership.hpp"
 
 namespace sandpool {
 
@@ -26,6 +30,7 @@ class basic_pool {
  public:
   using core_type = detail::core<Driver, Clock>;
   using lease_type = basic_lease<core_type>;
+  using ownership_type = basic_ownership<core_type>;
   using connection = typename Driver::connection;
   using time_point = typename Clock::time_point;
 
@@ -33,7 +38,8 @@ class basic_pool {
   // connections in the background). Errors: InvalidArgument naming the bad
   // option and its fix.
   [[nodiscard]] static absl::StatusOr<basic_pool> create(Driver driver, pool_options options = {},
-                                                         Clock clock = {}) {
+                                                         Clock clock = {},
+                                                         ownership_options owning = {}) {
     if (absl::Status s = options.validate(); !s.ok()) return s;
     if constexpr (manual_time<Clock>) {
       if (options.housekeeper == housekeeping::thread)
@@ -43,17 +49,40 @@ class basic_pool {
             "on real time); set options.housekeeper = sandpool::housekeeping::manual and "
             "call maintain()"));
     }
-    return basic_pool(new core_type(std::move(driver), std::move(options), std::move(clock)));
+    if (owning.ownership_timeout <= nanoseconds::zero())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool '", options.name,
+          "': option ownership_timeout must be above zero; use sandpool::infinite to let "
+          "owners keep connections indefinitely"));
+    if (owning.warn_before < nanoseconds::zero())
+      return absl::InvalidArgumentError(absl::StrCat(
+          "pool '", options.name, "': option warn_before must be zero (off) or more"));
+    return basic_pool(new core_type(std::move(driver), std::move(options), std::move(clock)),
+                      std::move(owning));
   }
 
   basic_pool(basic_pool&&) noexcept = default;
-  basic_pool& operator=(basic_pool&&) noexcept = default;
+  basic_pool& operator=(basic_pool&& other) noexcept {
+    if (this != &other) {
+      if (own_) own_->close();
+      own_ = std::move(other.own_);
+      core_ = std::move(other.core_);
+    }
+    return *this;
+  }
+  ~basic_pool() {
+    if (own_) own_->close();
+  }
 
-  // Leases a connection, waiting up to checkout_timeout. Thread-safe; a
-  // fiber that waits lets the other fibers of its thread run. Errors:
-  // DeadlineExceeded (timed out: live counts, the longest holder and the
-  // last connect error), ResourceExhausted (shed under overload),
-  // FailedPrecondition (pool shut down).
+  // Leases a connection for the caller's scope, waiting up to
+  // checkout_timeout. In auto mode it is the caller's own; in manual or
+  // shared mode it is a turn on the connection the caller owns, is allowed
+  // on, or shares. Thread-safe; a fiber that waits lets the other fibers of
+  // its thread run. Errors: DeadlineExceeded (timed out: live counts, the
+  // longest holder and the last connect error), ResourceExhausted (shed
+  // under overload), FailedPrecondition (pool shut down; or, in manual
+  // mode, the caller has no connection: the message lists the ways to get
+  // one), and the ownership errors of basic_ownership::lease().
   [[nodiscard]] absl::StatusOr<lease_type> checkout(
       std::source_location site = std::source_location::current()) {
     return checkout(core_->options().checkout_timeout, site);
@@ -61,8 +90,12 @@ class basic_pool {
   [[nodiscard]] absl::StatusOr<lease_type> checkout(
       std::chrono::nanoseconds timeout,
       std::source_location site = std::source_location::current()) {
-    return modes::auto_mode::checkout<lease_type>(*core_, timeout, site);
+    if (own_->trivial()) return modes::auto_mode::checkout<lease_type>(*core_, timeout, site);
+    return own_->lease(timeout, site);
   }
+
+  // Explicit ownership: checkout/checkin, allow, modes, capture, tokens.
+  ownership_type& ownership() noexcept { return *own_; }
 
   // Stops checkouts, fails waiters, closes idle connections and waits for
   // outstanding leases up to shutdown_timeout (or `grace`). Errors:
@@ -85,9 +118,12 @@ class basic_pool {
   struct orphaner {
     void operator()(core_type* c) const noexcept { core_type::orphan(c); }
   };
-  explicit basic_pool(core_type* core) : core_(core) {}
+  basic_pool(core_type* core, ownership_options owning)
+      : core_(core), own_(std::make_shared<ownership_type>(*core, std::move(owning))) {}
 
+  // Destroyed in reverse order: owners are checked in before the core goes.
   std::unique_ptr<core_type, orphaner> core_;
+  std::shared_ptr<ownership_type> own_;
 };
 
 }  // namespace sandpool

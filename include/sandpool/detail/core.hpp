@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -60,6 +61,7 @@ template <driver Driver, class Clock>
 class core {
  public:
   using connection = typename Driver::connection;
+  using clock_type = Clock;
   using time_point = typename Clock::time_point;
   using slot_type = slot<connection, time_point>;
   using waiter_type = waiter<slot_type, time_point>;
@@ -116,11 +118,18 @@ class core {
     return wait(lk, now, timeout, site);
   }
 
+  // The session state of a leased slot's connection, without I/O.
+  tx_status status_of(const slot_type* s) const noexcept {
+    return driver_.transaction_status(*s->conn);
+  }
+  // Asks the server to cancel the command running on a leased slot.
+  absl::Status cancel(slot_type* s) { return driver_.cancel(*s->conn); }
+
   // Takes a leased slot back. A clean connection goes to the first waiter
   // or the idle head; a dirty or broken one is left for housekeeping, so the
   // next caller never gets it dirty and the returning caller does no I/O.
-  void release(slot_type* s) noexcept {
-    const tx_status status = driver_.transaction_status(*s->conn);
+  void release(slot_type* s, bool discard = false) noexcept {
+    const tx_status status = discard ? tx_status::broken : driver_.transaction_status(*s->conn);
     const time_point now = clock_.now();
     lock_type lk(lock_);
     --in_use_;
@@ -136,8 +145,37 @@ class core {
     }
   }
 
-  // One round of housekeeping; returns when the next round is due.
-  time_point maintain();
+  // One round of housekeeping; returns when the next round is due. Under
+  // housekeeping::manual it also runs the hosted tasks.
+  time_point maintain() {
+    time_point due = maintain_pool();
+    if (options_.housekeeper == housekeeping::manual) {
+      std::vector<task> tasks;
+      {
+        lock_type lk(lock_);
+        tasks = tasks_;
+      }
+      for (task& t : tasks) due = std::min(due, t(clock_.now()));
+    }
+    return due;
+  }
+
+  // Timed housekeeping hosted beside the pool's own (the ownership reaper):
+  // runs one round at `now` and returns when it is next due.
+  using task = std::function<time_point(time_point now)>;
+
+  // Runs `t` as its own fiber on the housekeeping thread until shutdown, or
+  // in every maintain() under housekeeping::manual. Thread-safe.
+  void host(task t) {
+    lock_type lk(lock_);
+    tasks_.push_back(std::move(t));
+    wake_housekeeper();
+  }
+  // Makes hosted tasks and housekeeping re-check their deadlines now.
+  void wake() noexcept {
+    lock_type lk(lock_);
+    wake_housekeeper();
+  }
 
   // Stops checkouts, fails waiters, closes idle connections and waits up to
   // `grace` for outstanding leases. Idempotent.
@@ -154,6 +192,8 @@ class core {
     std::vector<slot_type*> close, reset, connect;
   };
 
+  time_point maintain_pool();
+  void run_hosted(task t);
   absl::StatusOr<slot_type*> wait(lock_type& lk, time_point now,
                                   std::chrono::nanoseconds timeout, std::source_location site);
   void collect(time_point now, work& w);
@@ -197,7 +237,7 @@ class core {
   }
   void wake_housekeeper() noexcept {
     hk_pending_ = true;
-    hk_cv_.notify_one();
+    hk_cv_.notify_all();  // the maintenance fiber and hosted task fibers
   }
   pool_snapshot counts() const noexcept {
     return {options_.name, open_,       in_use_, idle_.size(), waiters_.size(),
@@ -236,6 +276,8 @@ class core {
   boost::fibers::condition_variable_any hk_cv_;
   bool hk_pending_ = true;  // warm-up runs at start
   bool hk_stop_ = false;
+  std::vector<task> tasks_;
+  std::size_t tasks_started_ = 0;  // hosted tasks running as fibers
   std::thread housekeeper_;
 };
 

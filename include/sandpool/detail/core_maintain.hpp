@@ -106,7 +106,7 @@ void core<Driver, Clock>::collect(time_point now, work& w) {
 }
 
 template <driver Driver, class Clock>
-auto core<Driver, Clock>::maintain() -> time_point {
+auto core<Driver, Clock>::maintain_pool() -> time_point {
   work w;
   {
     lock_type lk(lock_);

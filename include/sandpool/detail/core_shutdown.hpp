@@ -9,14 +9,33 @@ namespace sandpool::detail {
 // The housekeeping thread hosts a Boost.Fiber scheduler; maintenance runs as
 // a fiber so that later timed work (the ownership reaper) can share it.
 template <driver Driver, class Clock>
+void core<Driver, Clock>::run_hosted(task t) {
+  lock_type lk(lock_);
+  while (!hk_stop_) {
+    lk.unlock();
+    const time_point due = t(clock_.now());
+    lk.lock();
+    if (hk_stop_) break;
+    if (due == time_point::max()) {
+      hk_cv_.wait(lk);
+    } else {
+      hk_cv_.wait_until(lk, steady_deadline<Clock>(due) + std::chrono::milliseconds(5));
+    }
+  }
+}
+
+template <driver Driver, class Clock>
 void core<Driver, Clock>::housekeeping_thread() {
-  boost::fibers::fiber([this] {
+  std::vector<boost::fibers::fiber> hosted;
+  boost::fibers::fiber([this, &hosted] {
     lock_type lk(lock_);
     while (!hk_stop_) {
+      while (tasks_started_ < tasks_.size())
+        hosted.emplace_back([this, t = tasks_[tasks_started_++]] { run_hosted(t); });
       lk.unlock();
-      const time_point due = maintain();
+      const time_point due = maintain_pool();
       lk.lock();
-      if (hk_stop_ || hk_pending_) continue;
+      if (hk_stop_ || hk_pending_ || tasks_started_ < tasks_.size()) continue;
       if (due == time_point::max()) {
         hk_cv_.wait(lk);
       } else {
@@ -26,6 +45,7 @@ void core<Driver, Clock>::housekeeping_thread() {
       }
     }
   }).join();
+  for (auto& f : hosted) f.join();
 }
 
 template <driver Driver, class Clock>

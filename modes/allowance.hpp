@@ -1,0 +1,23 @@
+// The allowance policy, consulted before every mode: a caller that owns a
+// connection uses it; a caller allowed on an owner uses that owner's
+// connection, or learns that the owner is gone. Allowances are resolved to
+// the root owner when they are granted, so this is one lookup, not a walk.
+#pragma once
+
+#include <optional>
+
+#include "sandpool/route.hpp"
+
+namespace sandpool::modes {
+
+struct allowance {
+  template <registry_view Registry>
+  static std::optional<route> lookup(owner_id caller, const Registry& r) {
+    if (r.owns(caller)) return route{route::kind::owned, caller};
+    if (const owner_id owner = r.allowed_on(caller); owner != 0)
+      return route{r.owns(owner) ? route::kind::allowed : route::kind::owner_gone, owner};
+    return std::nullopt;
+  }
+};
+
+}  // namespace sandpool::modes

@@ -1,0 +1,17 @@
+// Manual mode: a caller must have checked out a connection or be allowed on
+// one; anyone else gets the unowned-access error that lists the fixes.
+#pragma once
+
+#include <string_view>
+
+#include "sandpool/route.hpp"
+
+namespace sandpool::modes {
+
+struct manual_mode {
+  static constexpr std::string_view name = "manual";
+  route fallback(owner_id) const noexcept { return {route::kind::unowned, 0}; }
+  friend bool operator==(const manual_mode&, const manual_mode&) = default;
+};
+
+}  // namespace sandpool::modes
