@@ -161,7 +161,8 @@ absl::Status basic_ownership<Core>::set_mode(mode m) {
   mode_ = std::move(m);
   ++counters_.mode_switches;
   emit(ownership_event::kind::mode, keep,
-       absl::StrCat("pool '", pool_name(), "' switched to ", mode_name(mode_), " mode"));
+       absl::StrCat("pool '", core_.options().name, "' switched to ",
+                    std::string(mode_name(mode_)), " mode"));
   refresh_trivial();
   return absl::OkStatus();
 }
@@ -187,7 +188,7 @@ absl::Status basic_ownership<Core>::adopt(const ownership_context& ctx) {
   (void)on_owner_exit(caller, this->weak_from_this());
   lock_type lk(lock_);
   if (!entries_.contains(ctx.owner) && !ended_.contains(ctx.owner))
-    return detail::allow_from_nobody_error(pool_name(), owner_label(ctx.owner));
+    return gone_error(caller, ctx.owner, core_.clock().now());
   auto r = allow_locked(ctx.owner, caller, {.unallow_existing = true});
   return r.ok() ? absl::OkStatus() : r.status();
 }
