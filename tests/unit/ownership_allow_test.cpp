@@ -6,6 +6,7 @@
 #include <thread>
 
 #include "../support/owned_pool.hpp"
+#include "sandpool/spawn.hpp"
 
 using namespace sandpool;
 using namespace sandpool::test;
@@ -205,5 +206,24 @@ TEST_CASE("tokens: unguessable, adoptable elsewhere, revocable, never echoed") {
     owned_fixture::in_fiber([&] {
       CHECK(contains(f.own().adopt_token(token), "unknown, revoked"));
     });
+  });
+}
+
+TEST_CASE("spawn_thread and spawn_fiber start workers already on the caller's connection") {
+  owned_fixture f;
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  CHECK_FALSE(spawn_thread(f.pool, [] {}).ok());  // the caller owns nothing
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    const int mine = f.conn_id();
+    int seen_thread = 0, seen_fiber = 0;
+    auto t = spawn_thread(f.pool, [&] { seen_thread = f.conn_id(); });
+    REQUIRE(t.ok());
+    t->join();
+    auto fb = spawn_fiber(f.pool, [&] { seen_fiber = f.conn_id(); });
+    REQUIRE(fb.ok());
+    fb->join();
+    CHECK(seen_thread == mine);
+    CHECK(seen_fiber == mine);
   });
 }
