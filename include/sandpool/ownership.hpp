@@ -22,6 +22,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "sandpool/clock.hpp"
+#include "sandpool/decorator.hpp"
 #include "sandpool/detail/own_entry.hpp"
 #include "sandpool/detail/ownership_messages.hpp"
 #include "sandpool/detail/spinlock.hpp"
@@ -41,6 +42,8 @@ class basic_ownership : public owner_exit_listener,
   using time_point = typename Core::time_point;
   using entry = detail::own_entry<lease_type, time_point>;
   using lock_type = std::unique_lock<detail::spinlock>;
+  using connection = typename Core::connection;
+  using decorator_type = checkout_decorator<connection>;
 
   basic_ownership(Core& core, ownership_options options)
       : core_(core), options_(std::move(options)) {}
@@ -61,7 +64,20 @@ class basic_ownership : public owner_exit_listener,
   // checks in, ends, or exceeds ownership_timeout. Waits for a connection
   // like any checkout. Repeats are values: already_owner / already_allowed.
   [[nodiscard]] absl::StatusOr<checkout_result> checkout(
-      std::source_location site = std::source_location::current());
+      std::source_location site = std::source_location::current()) {
+    return checkout(checkout_options{}, site);
+  }
+  // The same, with options (sandbox on or off). Errors also include the
+  // decorator's (e.g. the sandbox's safeguard refusing a database).
+  [[nodiscard]] absl::StatusOr<checkout_result> checkout(
+      checkout_options opts, std::source_location site = std::source_location::current());
+
+  // Installs the decorator run around explicit checkouts (the sandbox).
+  // Set it before anyone checks out. Thread-safe.
+  void set_decorator(std::shared_ptr<decorator_type> d) {
+    lock_type lk(lock_);
+    decorator_ = std::move(d);
+  }
 
   // Returns the caller's connection (rolled back by the pool). Allowed
   // callers lose access. Errors: FailedPrecondition if the caller owns
@@ -167,6 +183,7 @@ class basic_ownership : public owner_exit_listener,
   std::uint64_t next_token_ = 1;
   std::vector<std::unique_ptr<entry>> draining_;  // ended, a turn still active
   boost::intrusive::multiset<entry> deadlines_;   // the reaper's queue, earliest first
+  std::shared_ptr<decorator_type> decorator_;  // null: explicit checkouts are plain
   bool reaper_hosted_ = false;
   bool closed_ = false;
   std::shared_ptr<basic_ownership> keep_alive_;  // set while closed with turns out

@@ -110,6 +110,7 @@ void basic_ownership<Core>::end_turn(entry& e) noexcept {
 // Returns an ended entry's connection to the pool and frees the entry.
 template <class Core>
 void basic_ownership<Core>::finalize(entry& e) noexcept {
+  if (decorator_) decorator_->on_release(*e.conn);
   if (e.discard) {
     e.conn.discard();
   } else {

@@ -6,7 +6,7 @@
 namespace sandpool {
 
 template <class Core>
-auto basic_ownership<Core>::checkout(std::source_location site)
+auto basic_ownership<Core>::checkout(checkout_options opts, std::source_location site)
     -> absl::StatusOr<checkout_result> {
   const owner_id caller = current_owner();
   {
@@ -21,6 +21,17 @@ auto basic_ownership<Core>::checkout(std::source_location site)
   // Waits in the pool like any checkout, outside the ownership lock.
   auto conn = modes::auto_mode::checkout<lease_type>(core_, core_.options().checkout_timeout, site);
   if (!conn.ok()) return conn.status();
+  std::shared_ptr<decorator_type> decorator;
+  {
+    lock_type lk(lock_);
+    decorator = decorator_;
+  }
+  if (decorator) {
+    if (absl::Status s = decorator->on_checkout(**conn, opts); !s.ok()) {
+      decorator->on_release(**conn);
+      return s;  // the lease returns the connection, rolled back if dirty
+    }
+  }
   const bool subscribed = on_owner_exit(caller, this->weak_from_this());
   lock_type lk(lock_);
   const time_point now = core_.clock().now();
@@ -67,8 +78,22 @@ absl::Status basic_ownership<Core>::checkin() {
   }
   ++counters_.checkins;
   emit(ownership_event::kind::checkin, caller, absl::StrCat(it->second->label, " checked in"));
-  end_entry(*it->second, detail::end_reason::checked_in, core_.clock().now());
-  return absl::OkStatus();
+  entry& e = *it->second;
+  absl::Status result;
+  if (decorator_ && e.depth == 0) {
+    // The decorator's checkin does I/O (the sandbox's ROLLBACK): hold the
+    // turn so nobody else uses the connection meanwhile, outside the lock.
+    e.holder = caller;
+    e.depth = 1;
+    auto decorator = decorator_;
+    lk.unlock();
+    result = decorator->on_checkin(*e.conn);
+    lk.lock();
+    e.depth = 0;
+    e.holder = 0;
+  }
+  end_entry(e, detail::end_reason::checked_in, core_.clock().now());
+  return result;
 }
 
 // The owner whose connection `caller` uses: itself, the owner it is allowed
