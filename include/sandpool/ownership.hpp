@@ -127,11 +127,19 @@ class basic_ownership : public owner_exit_listener,
   void owner_ended(owner_id owner) noexcept override;
 
  private:
+  // Why an owner lost its last checkout; kept until it checks out again or
+  // its context ends.
   struct ended_record {
     detail::ended_owner info;
     time_point when{};
-    std::size_t allowances = 0;  // allowances still pointing here
-    bool owner_alive = true;     // the owner's context has not exited
+    bool timeout_reported = false;  // the owner was told of its timeout once
+  };
+  // A caller allowed on one checkout of an owner. When that checkout ends,
+  // `gone` records why, so the caller is told even if the owner checks out
+  // again later.
+  struct allowance {
+    owner_id owner = 0;
+    std::shared_ptr<const ended_record> gone;
   };
   struct token_record {
     owner_id owner = 0;
@@ -142,7 +150,11 @@ class basic_ownership : public owner_exit_listener,
     bool owns(owner_id id) const { return self->entries_.contains(id); }
     owner_id allowed_on(owner_id id) const {
       auto it = self->allowances_.find(id);
-      return it == self->allowances_.end() ? 0 : it->second;
+      return it == self->allowances_.end() ? 0 : it->second.owner;
+    }
+    bool allowance_live(owner_id id) const {
+      auto it = self->allowances_.find(id);
+      return it != self->allowances_.end() && it->second.gone == nullptr;
     }
   };
   static_assert(registry_view<view>);
@@ -177,7 +189,7 @@ class basic_ownership : public owner_exit_listener,
   std::atomic<bool> trivial_{true};
   mode mode_ = auto_mode{};
   absl::flat_hash_map<owner_id, std::unique_ptr<entry>> entries_;
-  absl::flat_hash_map<owner_id, owner_id> allowances_;  // caller -> root owner
+  absl::flat_hash_map<owner_id, allowance> allowances_;  // caller -> root owner
   absl::flat_hash_map<owner_id, ended_record> ended_;   // owners that lost their connection
   absl::flat_hash_map<std::uint64_t, token_record> tokens_;
   std::uint64_t next_token_ = 1;

@@ -26,8 +26,10 @@ struct route {
 // What the decision reads from the ownership registry.
 template <class R>
 concept registry_view = requires(const R& r, owner_id id) {
-  { r.owns(id) } -> std::same_as<bool>;         // id has a live checkout
-  { r.allowed_on(id) } -> std::same_as<owner_id>;  // 0 if id is allowed on nobody
+  { r.owns(id) } -> std::same_as<bool>;             // id has a live checkout
+  { r.allowed_on(id) } -> std::same_as<owner_id>;    // 0 if id is allowed on nobody
+  { r.allowance_live(id) } -> std::same_as<bool>;    // that owner still holds the
+                                                     // checkout id was allowed on
 };
 
 }  // namespace sandpool

@@ -20,6 +20,7 @@ struct registry {
     auto it = allowed.find(id);
     return it == allowed.end() ? 0 : it->second;
   }
+  bool allowance_live(owner_id id) const { return owns(allowed_on(id)); }
 };
 
 }  // namespace

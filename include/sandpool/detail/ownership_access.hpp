@@ -13,11 +13,11 @@ auto basic_ownership<Core>::lease(std::chrono::nanoseconds timeout, std::source_
   const time_point now = core_.clock().now();
   if (auto it = ended_.find(caller);
       it != ended_.end() && it->second.info.reason == detail::end_reason::timed_out &&
-      !entries_.contains(caller)) {
+      !it->second.timeout_reported && !entries_.contains(caller)) {
     // The owner's next request after a timeout says so, once.
     detail::ended_owner info = it->second.info;
     info.ago = now - it->second.when;
-    it->second.info.reason = detail::end_reason::checked_in;  // reported
+    it->second.timeout_reported = true;
     return detail::own_timeout_error(pool_name(), info);
   }
   const route r = decide(mode_, caller, view{this});
@@ -122,11 +122,15 @@ void basic_ownership<Core>::finalize(entry& e) noexcept {
 template <class Core>
 absl::Status basic_ownership<Core>::gone_error(owner_id caller, owner_id owner,
                                                time_point now) const {
-  auto it = ended_.find(owner);
+  const ended_record* record = nullptr;
+  if (auto a = allowances_.find(caller); a != allowances_.end() && a->second.gone)
+    record = a->second.gone.get();
+  else if (auto it = ended_.find(owner); it != ended_.end())
+    record = &it->second;
   detail::ended_owner info;
-  if (it != ended_.end()) {
-    info = it->second.info;
-    info.ago = now - it->second.when;
+  if (record != nullptr) {
+    info = record->info;
+    info.ago = now - record->when;
   } else {
     info.label = owner_label(owner);
     info.reason = detail::end_reason::ended;

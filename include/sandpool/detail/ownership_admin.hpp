@@ -12,11 +12,10 @@ auto basic_ownership<Core>::checkout(checkout_options opts, std::source_location
   {
     lock_type lk(lock_);
     if (entries_.contains(caller)) return checkout_result::already_owner;
-    const owner_id via = view{this}.allowed_on(caller);
-    if (via != 0 && entries_.contains(via)) return checkout_result::already_allowed;
+    if (view{this}.allowance_live(caller)) return checkout_result::already_allowed;
+    drop_allowance(caller);  // allowed on a checkout that has ended
     if (const auto* s = std::get_if<shared_mode>(&mode_); s != nullptr && s->owner != caller)
       return checkout_result::already_allowed;
-    if (via != 0) drop_allowance(caller);  // allowed on an owner that is gone
   }
   // Waits in the pool like any checkout, outside the ownership lock.
   auto conn = modes::auto_mode::checkout<lease_type>(core_, core_.options().checkout_timeout, site);
@@ -72,6 +71,14 @@ absl::Status basic_ownership<Core>::checkin() {
   lock_type lk(lock_);
   auto it = entries_.find(caller);
   if (it == entries_.end()) {
+    if (auto gone = ended_.find(caller); gone != ended_.end() &&
+                                         gone->second.info.reason == detail::end_reason::timed_out &&
+                                         !gone->second.timeout_reported) {
+      detail::ended_owner info = gone->second.info;
+      info.ago = core_.clock().now() - gone->second.when;
+      gone->second.timeout_reported = true;
+      return detail::own_timeout_error(pool_name(), info);
+    }
     const owner_id via = view{this}.allowed_on(caller);
     return detail::checkin_not_owner_error(pool_name(), owner_label(caller),
                                            via == 0 ? std::string() : owner_label(via));
@@ -101,8 +108,7 @@ absl::Status basic_ownership<Core>::checkin() {
 template <class Core>
 owner_id basic_ownership<Core>::root_of(owner_id caller) const {
   if (entries_.contains(caller)) return caller;
-  if (const owner_id via = view{this}.allowed_on(caller); via != 0 && entries_.contains(via))
-    return via;
+  if (view{this}.allowance_live(caller)) return view{this}.allowed_on(caller);
   if (const auto* s = std::get_if<shared_mode>(&mode_)) return s->owner;
   return 0;
 }
@@ -124,16 +130,20 @@ auto basic_ownership<Core>::allow_locked(owner_id root, owner_id other, allow_op
   if (other == root) return allow_result::already_owner;
   if (entries_.contains(other)) return detail::allow_owner_error(pool_name(), owner_label(other));
   if (const owner_id current = view{this}.allowed_on(other); current != 0) {
-    if (current == root) return allow_result::already_allowed;
-    if (entries_.contains(current) && !opts.unallow_existing)
+    const bool live = view{this}.allowance_live(other);
+    if (current == root && live) return allow_result::already_allowed;
+    if (live && !opts.unallow_existing)
       return detail::allow_elsewhere_error(pool_name(), owner_label(other), owner_label(current));
     drop_allowance(other);
   }
-  allowances_[other] = root;
   if (auto it = entries_.find(root); it != entries_.end()) {
+    allowances_[other] = allowance{root, nullptr};
     it->second->allowed.push_back(other);
   } else if (auto gone = ended_.find(root); gone != ended_.end()) {
-    ++gone->second.allowances;  // later use reports why the owner is gone
+    // Adopting a context whose owner is gone: later use reports why.
+    allowances_[other] = allowance{root, std::make_shared<const ended_record>(gone->second)};
+  } else {
+    return detail::allow_from_nobody_error(pool_name(), owner_label(root));
   }
   ++counters_.allows;
   emit(ownership_event::kind::allow, root,
@@ -158,14 +168,11 @@ template <class Core>
 void basic_ownership<Core>::drop_allowance(owner_id caller) noexcept {
   auto it = allowances_.find(caller);
   if (it == allowances_.end()) return;
-  const owner_id owner = it->second;
+  const bool live = it->second.gone == nullptr;
+  const owner_id owner = it->second.owner;
   allowances_.erase(it);
-  if (auto e = entries_.find(owner); e != entries_.end()) {
+  if (auto e = entries_.find(owner); live && e != entries_.end())
     std::erase(e->second->allowed, caller);
-  } else if (auto gone = ended_.find(owner); gone != ended_.end()) {
-    if (gone->second.allowances > 0) --gone->second.allowances;
-    if (gone->second.allowances == 0 && !gone->second.owner_alive) ended_.erase(gone);
-  }
   refresh_trivial();
 }
 
@@ -263,8 +270,13 @@ void basic_ownership<Core>::end_entry(entry& e, detail::end_reason why, time_poi
   ended_record& r = ended_[e.owner];
   r.info = {e.label, why, {}, now - e.since, e.limit, e.site, e.cancelled};
   r.when = now;
-  r.allowances = e.allowed.size();
-  r.owner_alive = why != detail::end_reason::ended;
+  r.timeout_reported = false;
+  if (!e.allowed.empty()) {
+    auto gone = std::make_shared<const ended_record>(r);
+    for (owner_id caller : e.allowed)
+      if (auto a = allowances_.find(caller); a != allowances_.end()) a->second.gone = gone;
+    e.allowed.clear();
+  }
   for (auto it = tokens_.begin(); it != tokens_.end();) {
     if (it->second.owner == e.owner) {
       tokens_.erase(it++);
@@ -284,7 +296,7 @@ void basic_ownership<Core>::end_entry(entry& e, detail::end_reason why, time_poi
   }
   if (why == detail::end_reason::ended) ++counters_.reclaims;
   const owner_id owner = e.owner;
-  if (r.allowances == 0 && !r.owner_alive) ended_.erase(owner);
+  if (why == detail::end_reason::ended) ended_.erase(owner);  // nobody left to tell
   auto node = entries_.extract(owner);
   draining_.push_back(std::move(node.mapped()));
   if (e.depth == 0 && e.pins == 0) finalize(e);  // frees e
@@ -302,10 +314,7 @@ void basic_ownership<Core>::owner_ended(owner_id owner) noexcept {
     end_entry(*it->second, detail::end_reason::ended, now);
   }
   drop_allowance(owner);
-  if (auto gone = ended_.find(owner); gone != ended_.end()) {
-    gone->second.owner_alive = false;
-    if (gone->second.allowances == 0) ended_.erase(gone);
-  }
+  ended_.erase(owner);
   refresh_trivial();
   if (closed_ && draining_.empty()) last_ref = std::move(keep_alive_);
 }
