@@ -50,7 +50,8 @@ connection::connection(connection&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)),
       cancel_(std::exchange(other.cancel_, nullptr)),
       target_(std::move(other.target_)),
-      round_trips_(std::exchange(other.round_trips_, 0)) {}
+      round_trips_(std::exchange(other.round_trips_, 0)),
+      hook_(std::exchange(other.hook_, nullptr)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -59,6 +60,7 @@ connection& connection::operator=(connection&& other) noexcept {
     cancel_ = std::exchange(other.cancel_, nullptr);
     target_ = std::move(other.target_);
     round_trips_ = std::exchange(other.round_trips_, 0);
+    hook_ = std::exchange(other.hook_, nullptr);
   }
   return *this;
 }
@@ -69,22 +71,32 @@ void connection::close() noexcept {
 }
 
 absl::StatusOr<result> connection::exec(std::string_view sql) {
+  if (hook_ != nullptr) return hook_->run(*this, statement{sql, {}, false});
   return run(sql, {}, false);
 }
 
 absl::StatusOr<result> connection::exec(std::string_view sql,
                                         std::initializer_list<param> params) {
-  return run(sql, std::span<const param>(params.begin(), params.size()), true);
+  return exec(sql, std::span<const param>(params.begin(), params.size()));
 }
 
 absl::StatusOr<result> connection::exec(std::string_view sql,
                                         std::span<const param> params) {
+  if (hook_ != nullptr) return hook_->run(*this, statement{sql, params, true});
   return run(sql, params, true);
 }
 
-absl::StatusOr<result> connection::run(std::string_view sql,
-                                       std::span<const param> params,
-                                       bool extended) {
+absl::StatusOr<result> connection::exec_direct(std::string_view sql) {
+  return run(sql, {}, false);
+}
+
+absl::StatusOr<result> connection::exec_direct(std::string_view sql,
+                                               std::span<const param> params) {
+  return run(sql, params, true);
+}
+
+absl::Status connection::check_sendable(std::string_view sql,
+                                        std::size_t params) const {
   if (conn_ == nullptr) {
     return absl::FailedPreconditionError(text::concat(
         "cannot run query: the connection was closed (while running: ",
@@ -93,13 +105,20 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   if (PQstatus(conn_) != CONNECTION_OK) {
     return internal::connection_lost(conn_, nullptr, target_, sql, true);
   }
-  if (params.size() > max_params) {
+  if (params > max_params) {
     return absl::InvalidArgumentError(text::concat(
-        "cannot run query with ", std::to_string(params.size()),
+        "cannot run query with ", std::to_string(params),
         " parameters: PostgreSQL accepts at most ", std::to_string(max_params),
         "; pass the values as an array "
         "parameter instead (while running: ", internal::sql_excerpt(sql), ")"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<result> connection::run(std::string_view sql,
+                                       std::span<const param> params,
+                                       bool extended) {
+  if (absl::Status s = check_sendable(sql, params.size()); !s.ok()) return s;
 
   const std::string text(sql);
   PGresult* raw = nullptr;

@@ -141,7 +141,7 @@ absl::Status driver::validate(connection& c) const {
                                   true),
         "validation failed: ");
   }
-  absl::StatusOr<result> r = c.exec("");
+  absl::StatusOr<result> r = c.exec_direct("");
   return internal::annotate(r.status(), "validation failed: ");
 }
 
@@ -162,7 +162,7 @@ absl::Status driver::reset(connection& c) const {
                                     "", true),
           "reset failed: ");
   }
-  absl::StatusOr<result> r = c.exec("ROLLBACK");
+  absl::StatusOr<result> r = c.exec_direct("ROLLBACK");
   if (!r.ok()) return internal::annotate(r.status(), "reset failed: ");
   if (c.transaction_status() != tx_status::idle) {
     return absl::InternalError(text::concat(

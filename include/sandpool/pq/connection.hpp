@@ -2,7 +2,8 @@
 // the PGconn is finished exactly once (in close() or the destructor, never
 // throwing); every query's failure comes back as a status that carries the
 // server's SQLSTATE and never a password; and round_trips() counts exactly the
-// requests sent to the server, which callers use to check batching.
+// requests sent to the server, which callers use to check batching, whichever
+// path sent them (exec(), the statement hook's exec_direct(), a pipeline).
 //
 // Thread safety: a connection is used by one thread at a time, except
 // cancel(), which another thread may call while a query runs (but not while
@@ -17,13 +18,25 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sandpool/driver.hpp"
 #include "sandpool/pq/result.hpp"
+#include "sandpool/pq/statement_hook.hpp"
 
 namespace sandpool::pq {
+
+// One statement of a pipeline (see connection::exec_pipeline).
+struct pipeline_step {
+  std::string_view sql;  // exactly one statement, with $1, $2, ... if params
+  std::span<const std::optional<std::string_view>> params = {};
+  // Ends a segment after this step. A failed step skips the rest of its
+  // segment only; the next segment runs (inside a transaction block, still
+  // in the failed transaction, so it can roll back).
+  bool sync_after = false;
+};
 
 class connection {
  public:
@@ -41,7 +54,8 @@ class connection {
   connection& operator=(const connection&) = delete;
 
   // Runs sql, which may hold several statements separated by `;` (the result
-  // is the last one's), in one round trip. Errors:
+  // is the last one's), in one round trip; with a hook installed (see
+  // set_hook), the hook runs it instead. Errors:
   //  - the server rejected the query: the code from code_for_sqlstate(), a
   //    message `query failed [SQLSTATE 42P01]: <server message> (while
   //    running: <sql, at most ~200 chars, passwords masked>)`, and the
@@ -61,6 +75,33 @@ class connection {
   [[nodiscard]] absl::StatusOr<result> exec(std::string_view sql,
                                             std::span<const param> params);
 
+  // With a statement hook installed, exec() hands every statement to it
+  // instead of sending it; null removes the hook. The hook is not owned and
+  // must outlive its installation. Not thread-safe: install and remove while
+  // nobody uses the connection.
+  void set_hook(statement_hook* hook) noexcept { hook_ = hook; }
+  [[nodiscard]] statement_hook* hook() const noexcept { return hook_; }
+
+  // exec() that bypasses the hook: what a hook uses to reach the server.
+  // Same errors and round-trip accounting as exec().
+  [[nodiscard]] absl::StatusOr<result> exec_direct(std::string_view sql);
+  [[nodiscard]] absl::StatusOr<result> exec_direct(std::string_view sql,
+                                                   std::span<const param> params);
+
+  // Sends every step in ONE round trip with libpq's pipeline mode (extended
+  // protocol, so each step is one statement) and returns one outcome per
+  // step, in order: its result, the server's error for it, or Aborted for a
+  // step skipped because an earlier step of its segment failed. Outside a
+  // transaction block the steps of a segment run as one implicit
+  // transaction, as a multi-statement exec() does. Never hooked.
+  // Meant for a handful of small statements (a long pipeline could fill the
+  // socket buffers both ways). Steps must not be COPY. Errors of the whole
+  // call, with nothing or not everything sent: closed (FailedPrecondition),
+  // lost (Unavailable), more than 65535 parameters in a step
+  // (InvalidArgument), no steps (InvalidArgument).
+  [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> exec_pipeline(
+      std::span<const pipeline_step> steps);
+
   // Asks the server to cancel the query running on this connection. Ok means
   // the request was delivered; the query then fails with SQLSTATE 57014
   // (Cancelled), unless it finished first. Unavailable if the request could
@@ -78,9 +119,11 @@ class connection {
   // The session's transaction state, without I/O: broken if the connection
   // is closed or lost.
   [[nodiscard]] tx_status transaction_status() const noexcept;
-  // Requests sent to the server so far: each exec() counts one, including
-  // failed ones; requests refused before sending (lost or closed connection,
-  // too many parameters) do not count.
+  // Requests sent to the server so far: each exec() or exec_direct() counts
+  // one, including failed ones, and so does each exec_pipeline() however many
+  // steps it holds; requests refused before sending (lost or closed
+  // connection, too many parameters) do not count. Through a hook, exec()
+  // counts whatever the hook sent.
   [[nodiscard]] std::uint64_t round_trips() const noexcept {
     return round_trips_;
   }
@@ -96,6 +139,11 @@ class connection {
   [[nodiscard]] absl::StatusOr<result> run(std::string_view sql,
                                            std::span<const param> params,
                                            bool extended);
+  // Why sql cannot be sent now (closed, lost, too many parameters), or ok.
+  [[nodiscard]] absl::Status check_sendable(std::string_view sql,
+                                            std::size_t params) const;
+  [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> read_pipeline(
+      std::span<const pipeline_step> steps);
 
   PGconn* conn_ = nullptr;
   // Made at construction so that cancel() never touches conn_, which the
@@ -103,6 +151,7 @@ class connection {
   PGcancel* cancel_ = nullptr;
   std::string target_;
   std::uint64_t round_trips_ = 0;
+  statement_hook* hook_ = nullptr;  // not owned; null: exec() sends itself
 };
 
 }  // namespace sandpool::pq
