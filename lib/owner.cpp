@@ -17,6 +17,7 @@
 #include <boost/fiber/fss.hpp>
 
 #include "absl/container/flat_hash_map.h"
+#include "sandpool/detail/fiber_notify.hpp"
 #include "absl/strings/str_cat.h"
 
 namespace sandpool::detail {
@@ -84,6 +85,7 @@ owner_record::~owner_record() {
 owner_record& current_owner_record() {
   boost::fibers::context* ctx = boost::fibers::context::active();
   if (ctx == cached_context && cached_record != nullptr) return *cached_record;
+  watch_fiber_scheduler();
   owner_record* record = nullptr;
   if (ctx->is_context(boost::fibers::type::main_context)) {
     thread_local std::unique_ptr<owner_record> main_record;

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "sandpool/clock.hpp"
 #include "sandpool/decorator.hpp"
+#include "sandpool/detail/fiber_notify.hpp"
 #include "sandpool/detail/own_entry.hpp"
 #include "sandpool/detail/ownership_messages.hpp"
 #include "sandpool/detail/spinlock.hpp"

@@ -27,6 +27,7 @@
 #include "absl/status/statusor.h"
 #include "sandpool/clock.hpp"
 #include "sandpool/detail/codel.hpp"
+#include "sandpool/detail/fiber_notify.hpp"
 #include "sandpool/detail/histogram.hpp"
 #include "sandpool/detail/messages.hpp"
 #include "sandpool/detail/sizing.hpp"
@@ -74,6 +75,7 @@ class core {
         slots_(std::make_unique<slot_type[]>(options_.max_size)),
         rng_(std::random_device{}()),
         codel_(options_.queue_target, options_.queue_interval, clock_.now()) {
+    watch_fiber_scheduler();
     if (options_.housekeeper == housekeeping::thread)
       housekeeper_ = std::thread([this] { housekeeping_thread(); });
   }
@@ -229,7 +231,7 @@ class core {
     w.granted = &s;
     // Notified under the lock: the waiter cannot return (and destroy its cv)
     // before it re-acquires the lock.
-    w.cv.notify_one();
+    detail::notify_all(w.cv);
   }
   void doom(slot_type& s) noexcept {
     s.state = slot_state::doomed;
@@ -237,7 +239,7 @@ class core {
   }
   void wake_housekeeper() noexcept {
     hk_pending_ = true;
-    hk_cv_.notify_all();  // the maintenance fiber and hosted task fibers
+    detail::notify_all(hk_cv_);  // the maintenance fiber and hosted task fibers
   }
   pool_snapshot counts() const noexcept {
     return {options_.name, open_,       in_use_, idle_.size(), waiters_.size(),

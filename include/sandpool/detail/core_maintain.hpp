@@ -8,6 +8,7 @@ namespace sandpool::detail {
 template <driver Driver, class Clock>
 auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanoseconds timeout,
                                std::source_location site) -> absl::StatusOr<slot_type*> {
+  watch_fiber_scheduler();
   waiter_type w;
   w.enqueued = now;
   w.deadline = saturating_add(now, timeout);
@@ -32,7 +33,7 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
     }
   }
   --blocked_;
-  if (closed_) drained_cv_.notify_all();
+  if (closed_) detail::notify_all(drained_cv_);
   if (w.granted != nullptr) return w.granted;
   return w.failure;
 }
@@ -63,7 +64,7 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
       w.failure = checkout_dropped_error(counts(), waited, codel_.target(), codel_.interval(),
                                          last_connect_error_);
     }
-    w.cv.notify_one();
+    detail::notify_all(w.cv);
   }
 }
 

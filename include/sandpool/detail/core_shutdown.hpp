@@ -53,7 +53,7 @@ void core<Driver, Clock>::stop_housekeeper() {
   {
     lock_type lk(lock_);
     hk_stop_ = true;
-    hk_cv_.notify_all();
+    detail::notify_all(hk_cv_);
   }
   if (housekeeper_.joinable() && housekeeper_.get_id() != std::this_thread::get_id())
     housekeeper_.join();
@@ -92,7 +92,7 @@ void core<Driver, Clock>::release_after_close(lock_type& lk, slot_type& s) noexc
   --open_;
   ++discarded_;
   const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
-  drained_cv_.notify_all();
+  detail::notify_all(drained_cv_);
   lk.unlock();
   driver_.close(*c);
   if (last) delete this;
@@ -111,7 +111,7 @@ absl::Status core<Driver, Clock>::shutdown(std::chrono::nanoseconds grace) {
         waiter_type& w = waiters_.front();
         waiters_.pop_front();
         w.failure = pool_closed_error(options_.name);
-        w.cv.notify_one();
+        detail::notify_all(w.cv);
       }
     }
     while (in_use_ > 0 && std::chrono::steady_clock::now() < deadline)

@@ -100,7 +100,7 @@ void basic_ownership<Core>::end_turn(entry& e) noexcept {
       e.holder_site = w.site;
       e.holder_since = core_.clock().now();
       w.granted = true;
-      w.cv.notify_one();  // under the lock: the waiter cannot leave before
+      detail::notify_all(w.cv);  // under the lock: the waiter cannot leave before
     }
     if (closed_ && draining_.empty()) last_ref = std::move(keep_alive_);
   }
@@ -184,7 +184,7 @@ auto basic_ownership<Core>::reap(time_point now) -> time_point {
           w.failure = detail::turn_timeout_error(pool_name(), owner_label(w.caller), e->label,
                                                  now - w.enqueued, owner_label(e->holder),
                                                  now - e->holder_since, e->holder_site);
-          w.cv.notify_one();
+          detail::notify_all(w.cv);
         }
     }
   }

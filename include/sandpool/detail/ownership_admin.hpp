@@ -288,7 +288,7 @@ void basic_ownership<Core>::end_entry(entry& e, detail::end_reason why, time_poi
     auto& w = *it;
     it = e.waiters.erase(it);
     w.failure = gone_error(w.caller, e.owner, now);
-    w.cv.notify_one();
+    detail::notify_all(w.cv);
   }
   if (const auto* s = std::get_if<shared_mode>(&mode_); s != nullptr && s->owner == e.owner) {
     mode_ = manual_mode{};

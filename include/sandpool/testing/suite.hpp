@@ -23,6 +23,7 @@
 #include <utility>
 
 #include "absl/status/status.h"
+#include "absl/strings/cord.h"
 #include "sandpool/cleanup.hpp"
 #include "sandpool/sandpool.hpp"
 
@@ -37,7 +38,9 @@ enum class suite_mode {
 struct suite_options {
   suite_mode mode = suite_mode::sandboxed;
   // What unsandboxed tests leave behind is removed with this (ignored by the
-  // other modes). Its `when` says after each test or after the suite.
+  // other modes). Its `when` says after each test or after the suite. The
+  // plan (which tables, in which order) is made at the suite's first cleanup
+  // and reused: a table created by a test after that is not cleaned.
   cleanup_strategy cleanup{};
 };
 
@@ -185,10 +188,15 @@ class suite {
     return "?";
   }
 
+  // The error with the suite named first; code and payloads (the
+  // SQLSTATE) kept.
   absl::Status context(const absl::Status& s, const std::string& what) const {
     const absl::string_view msg = s.message();
-    return absl::Status(s.code(), "test suite '" + name_ + "' (" + mode_text() + "): " + what +
-                                      ": " + std::string(msg.data(), msg.size()));
+    absl::Status out(s.code(), "test suite '" + name_ + "' (" + mode_text() + "): " + what + ": " +
+                                   std::string(msg.data(), msg.size()));
+    s.ForEachPayload(
+        [&](absl::string_view url, const absl::Cord& payload) { out.SetPayload(url, payload); });
+    return out;
   }
 
   static std::mutex& due_lock() {
