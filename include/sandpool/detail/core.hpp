@@ -101,7 +101,10 @@ class core {
         continue;
       }
       lease(s, now, site);
-      if (now - s.last_used <= options_.validation_bypass) {
+      // Zero means "always validate": a coarse clock can read the same
+      // instant at checkin and checkout.
+      if (options_.validation_bypass > std::chrono::nanoseconds::zero() &&
+          now - s.last_used <= options_.validation_bypass) {
         served(std::chrono::nanoseconds::zero());
         return &s;
       }
@@ -115,8 +118,14 @@ class core {
       }
       --in_use_;
       ++validation_failures_;
+      if (closed_) {  // shut down while we validated: no queue to join
+        std::string name = options_.name;  // the core may be gone after the next call
+        release_after_close(lk, s);
+        return pool_closed_error(name);
+      }
       doom(s);
     }
+    if (closed_) return pool_closed_error(options_.name);
     return wait(lk, now, timeout, site);
   }
 

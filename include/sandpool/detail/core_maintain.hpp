@@ -48,7 +48,11 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
     waiter_type& w = *it;
     const auto waited = now - w.enqueued;
     const bool expired = now >= w.deadline;
-    if (!expired && !(codel_.overloaded() && waited > codel_.drop_after())) {
+    // While nothing is open and connects fail, the queue stands because the
+    // server is unreachable, not because of load: waiters then time out with
+    // the connect error instead of being shed as "overloaded".
+    const bool outage = open_ == 0 && connect_failures_in_row_ > 0;
+    if (!expired && !(codel_.overloaded() && !outage && waited > codel_.drop_after())) {
       ++it;
       continue;
     }

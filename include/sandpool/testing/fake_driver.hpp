@@ -25,8 +25,10 @@ struct fake_server {
   int fail_connects = 0; // the next N connects fail
   bool down = false;     // every connect fails while set
   int connects = 0, closes = 0, validations = 0, resets = 0, cancels = 0;
-  // Runs inside connect(), e.g. to advance a manual clock (latency) or yield.
+  // Run inside connect() / validate(), e.g. to advance a manual clock
+  // (latency), yield, or act while the pool waits on the driver.
   std::function<void()> on_connect;
+  std::function<void()> on_validate;
 
   // Marks an open connection's backend dead: validate and reset then fail.
   void kill(int id) {
@@ -64,6 +66,7 @@ class fake_driver {
     return connection{id};
   }
   absl::Status validate(connection& c) {
+    if (server_->on_validate) server_->on_validate();
     std::lock_guard lk(server_->mutex);
     ++server_->validations;
     if (server_->killed.contains(c.id))
