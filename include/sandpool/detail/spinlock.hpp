@@ -1,7 +1,10 @@
 // The pool's lock. Every critical section it guards is a handful of pointer
 // and counter updates with no I/O and no allocation, so spinning is cheaper
-// than parking: one exchange to lock, one store to unlock. A waiter that
-// spins too long yields the thread, in case the holder was preempted.
+// than parking: one exchange to lock, one store to unlock. A waiter yields
+// its thread after a couple of pauses: under contention the releasing
+// thread tends to take the lock straight back while the waiter pauses, and
+// yielding breaks that (P1 with 2 threads: 62 ns per cycle when yielding
+// after 2 pauses, 280 ns after 64).
 #pragma once
 
 #include <atomic>
@@ -15,7 +18,7 @@ class spinlock {
     for (;;) {
       if (!locked_.exchange(true, std::memory_order_acquire)) return;
       for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
-        if (spins < 64) {
+        if (spins < pauses_before_yield) {
           relax();
         } else {
           std::this_thread::yield();
@@ -37,6 +40,7 @@ class spinlock {
     asm volatile("yield");
 #endif
   }
+  static constexpr int pauses_before_yield = 2;
   std::atomic<bool> locked_{false};
 };
 
