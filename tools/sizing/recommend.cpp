@@ -1,0 +1,131 @@
+// Picking a pool size from measurements (see recommend.hpp).
+#include "recommend.hpp"
+
+#include <algorithm>
+
+#include "units.hpp"
+
+namespace sandpool::sizing {
+namespace {
+
+const size_result* find_size(const std::vector<size_result>& rows, std::size_t size) {
+  for (const size_result& r : rows)
+    if (r.size == size) return &r;
+  return nullptr;
+}
+
+std::string signed_duration(std::chrono::nanoseconds d) {
+  return (d.count() >= 0 ? "+" : "") + format_duration(d);
+}
+
+std::string margin_text(double margin_percent) {
+  std::string t = std::to_string(margin_percent);
+  t.erase(t.find_last_not_of('0') + 1);
+  if (!t.empty() && t.back() == '.') t.pop_back();
+  return t + "%";
+}
+
+}  // namespace
+
+recommendation recommend(const std::vector<size_result>& rows, double margin_percent,
+                         std::chrono::nanoseconds wait_target) {
+  recommendation out;
+  if (rows.empty()) return out;
+  std::vector<const size_result*> by_size;
+  for (const size_result& r : rows) by_size.push_back(&r);
+  std::sort(by_size.begin(), by_size.end(),
+            [](const size_result* a, const size_result* b) { return a->size < b->size; });
+
+  const size_result* best = by_size.front();
+  const size_result* calmest = by_size.front();
+  for (const size_result* r : by_size) {
+    if (r->throughput > best->throughput) best = r;
+    if (r->wait_p99 < calmest->wait_p99) calmest = r;
+  }
+  out.best_size = best->size;
+  out.best_throughput = best->throughput;
+  out.lowest_wait_size = calmest->size;
+
+  const double floor = best->throughput * (1.0 - margin_percent / 100.0);
+  for (const size_result* r : by_size) {
+    if (r->throughput >= floor && r->wait_p99 <= wait_target && r->timeouts == 0 &&
+        r->drops == 0) {
+      out.size = r->size;
+      break;
+    }
+  }
+  return out;
+}
+
+std::size_t reference_size(const recommendation& r) { return r.size ? *r.size : r.best_size; }
+
+std::vector<std::string> recommendation_lines(const std::vector<size_result>& rows,
+                                              const recommendation& r,
+                                              const std::vector<rule_of_thumb>& rules,
+                                              double margin_percent,
+                                              std::chrono::nanoseconds wait_target,
+                                              std::size_t cap) {
+  std::vector<std::string> lines;
+  if (rows.empty()) {
+    lines.push_back("recommended pool size: none (nothing was measured)");
+    return lines;
+  }
+  const size_result& best = *find_size(rows, r.best_size);
+  const std::string best_text = format_count(best.throughput) + " ops/s at size " +
+                                std::to_string(best.size);
+  if (r.size) {
+    const size_result& chosen = *find_size(rows, *r.size);
+    const std::string throughput =
+        chosen.size == best.size
+            ? "the best throughput, " + best_text
+            : "the smallest within " + margin_text(margin_percent) + " of the best throughput (" +
+                  best_text + "): " + format_count(chosen.throughput) + " ops/s";
+    lines.push_back("recommended pool size: " + std::to_string(*r.size) + " (" + throughput +
+                    ", with p99 checkout wait " + format_duration(chosen.wait_p99) +
+                    " <= " + format_duration(wait_target) + " and no timeouts or drops)");
+  } else {
+    const size_result& calmest = *find_size(rows, r.lowest_wait_size);
+    lines.push_back(
+        "recommended pool size: none met the target: no size within " +
+        margin_text(margin_percent) + " of the best throughput had p99 checkout wait <= " +
+        format_duration(wait_target) + " without timeouts or drops; best throughput: " +
+        best_text + " (p99 wait " + format_duration(best.wait_p99) +
+        "); lowest p99 wait: " + format_duration(calmest.wait_p99) + " at size " +
+        std::to_string(calmest.size) +
+        ". Raise --wait-target or --margin, or add concurrency-sized pools to --sizes");
+  }
+
+  const std::size_t ref_size = reference_size(r);
+  const size_result& ref = *find_size(rows, ref_size);
+  const std::string versus = r.size ? "the recommended size " : "the best size ";
+  for (const rule_of_thumb& rule : rules) {
+    std::string line = rule.name + ": " + rule.formula + " -> ";
+    if (rule.size == ref_size) {
+      line += format_count(ref.throughput) + " ops/s, p99 wait " +
+              format_duration(ref.wait_p99) + ": the " + (r.size ? "recommended" : "best") +
+              " size itself";
+    } else if (const size_result* at = find_size(rows, rule.size)) {
+      line += format_count(at->throughput) + " ops/s (" +
+              format_percent_change(ref.throughput, at->throughput) + "), p99 wait " +
+              format_duration(at->wait_p99) + " (" +
+              signed_duration(at->wait_p99 - ref.wait_p99) + ") vs " + versus +
+              std::to_string(ref_size);
+      if (at->size > ref_size) {
+        line += "; " + std::to_string(at->size - ref_size) + " more connection" +
+                (at->size - ref_size == 1 ? "" : "s");
+      } else if (at->size < ref_size) {
+        line += "; " + std::to_string(ref_size - at->size) + " fewer connection" +
+                (ref_size - at->size == 1 ? "" : "s");
+      }
+    } else if (rule.size > cap) {
+      line += "not measured (above the cap of " + std::to_string(cap) +
+              " connections for sizes added automatically; add it with --sizes)";
+    } else {
+      line += "not measured";
+    }
+    lines.push_back(line);
+  }
+  return lines;
+}
+
+}  // namespace sandpool::sizing

@@ -1,0 +1,45 @@
+// The recommendation: the smallest pool size whose throughput is within the
+// margin of the best measured throughput, whose p99 checkout wait meets the
+// target, and which had no timeouts or drops. It owns the rule that a
+// recommendation is only ever a size that was measured, and that when no
+// size qualifies the report says so and names the best one instead of
+// guessing. Pure, thread-safe.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rules_of_thumb.hpp"
+#include "size_result.hpp"
+
+namespace sandpool::sizing {
+
+struct recommendation {
+  std::optional<std::size_t> size;  // unset: no size met every condition
+  std::size_t best_size = 0;        // highest throughput (the smallest size on a tie)
+  double best_throughput = 0;
+  std::size_t lowest_wait_size = 0;  // lowest p99 wait (the smallest size on a tie)
+};
+
+// Rows may come in any order. An empty `rows` gives no size.
+[[nodiscard]] recommendation recommend(const std::vector<size_result>& rows,
+                                       double margin_percent,
+                                       std::chrono::nanoseconds wait_target);
+
+// The size the rules of thumb are compared with: the recommended size, else
+// the best one.
+[[nodiscard]] std::size_t reference_size(const recommendation& r);
+
+// The report's closing lines: the recommendation (starting with
+// "recommended pool size: ") and one line per rule of thumb with the
+// measured throughput and p99 wait at its size and their difference from
+// the reference size, or why it was not measured (above `cap`).
+[[nodiscard]] std::vector<std::string> recommendation_lines(
+    const std::vector<size_result>& rows, const recommendation& r,
+    const std::vector<rule_of_thumb>& rules, double margin_percent,
+    std::chrono::nanoseconds wait_target, std::size_t cap);
+
+}  // namespace sandpool::sizing

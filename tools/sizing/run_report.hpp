@@ -1,0 +1,42 @@
+// The report of a sizing run on stdout: what was measured and how, one
+// table row per pool size, and the recommendation beside the rules of
+// thumb. The same text serves a terminal (format table) and the benchmark
+// report (format markdown: a GitHub table and bullet lines). Pure,
+// thread-safe.
+#pragma once
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+#include "args.hpp"
+#include "recommend.hpp"
+#include "rules_of_thumb.hpp"
+#include "size_result.hpp"
+
+namespace sandpool::sizing {
+
+struct run_description {
+  std::string workload;  // "select-1", or "script queries.sql"
+  std::string server;    // the target without a password, and its version
+  int threads = 0;
+  int fibers = 0;
+  double seconds = 0;  // measured time per size
+  double warmup = 0;
+  std::chrono::nanoseconds checkout_timeout{};
+};
+
+// Two lines: the workload and server; the concurrency, timing and timeout.
+[[nodiscard]] std::string header_text(const run_description& d, output_format f);
+
+// One row per size, in increasing size; the last column notes which sizes
+// are the recommended one, the best throughput and the rules of thumb.
+[[nodiscard]] std::string results_table(const std::vector<size_result>& rows,
+                                        const recommendation& r,
+                                        const std::vector<rule_of_thumb>& rules,
+                                        output_format f);
+
+// The recommendation lines, one per line (markdown: a bullet list).
+[[nodiscard]] std::string closing_text(const std::vector<std::string>& lines, output_format f);
+
+}  // namespace sandpool::sizing
