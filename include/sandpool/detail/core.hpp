@@ -26,6 +26,7 @@
 
 #include "absl/status/statusor.h"
 #include "sandpool/clock.hpp"
+#include "sandpool/detail/activity_recorder.hpp"
 #include "sandpool/detail/codel.hpp"
 #include "sandpool/detail/fiber_notify.hpp"
 #include "sandpool/detail/histogram.hpp"
@@ -74,7 +75,8 @@ class core {
         clock_(std::move(c)),
         slots_(std::make_unique<slot_type[]>(options_.max_size)),
         rng_(std::random_device{}()),
-        codel_(options_.queue_target, options_.queue_interval, clock_.now()) {
+        codel_(options_.queue_target, options_.queue_interval, clock_.now()),
+        activity_(activity_recorder::from_environment(options_.name, options_.max_size)) {
     watch_fiber_scheduler();
     if (options_.housekeeper == housekeeping::thread)
       housekeeper_ = std::thread([this] { housekeeping_thread(); });
@@ -90,43 +92,17 @@ class core {
   // otherwise after queueing FIFO until one is returned or opened.
   absl::StatusOr<slot_type*> acquire(std::chrono::nanoseconds timeout,
                                      std::source_location site) {
-    const time_point now = clock_.now();
-    lock_type lk(lock_);
-    if (closed_) return pool_closed_error(options_.name);
-    while (!idle_.empty()) {
-      slot_type& s = idle_.front();
-      idle_.pop_front();
-      if (now - s.created > options_.max_lifetime) {
-        doom(s);
-        continue;
-      }
-      lease(s, now, site);
-      // Zero means "always validate": a coarse clock can read the same
-      // instant at checkin and checkout.
-      if (options_.validation_bypass > std::chrono::nanoseconds::zero() &&
-          now - s.last_used <= options_.validation_bypass) {
-        served(std::chrono::nanoseconds::zero());
-        return &s;
-      }
-      // Idle past the bypass window: check it is alive, outside the lock.
-      lk.unlock();
-      const absl::Status alive = driver_.validate(*s.conn);
-      lk.lock();
-      if (alive.ok()) {
-        served(std::chrono::nanoseconds::zero());
-        return &s;
-      }
-      --in_use_;
-      ++validation_failures_;
-      if (closed_) {  // shut down while we validated: no queue to join
-        std::string name = options_.name;  // the core may be gone after the next call
-        release_after_close(lk, s);
-        return pool_closed_error(name);
-      }
-      doom(s);
+    if (activity_ == nullptr) [[likely]]
+      return take(timeout, site);
+    activity_stamp stamp{activity_recorder::now_ns(), 0, activity_recorder::current_label()};
+    absl::StatusOr<slot_type*> s = take(timeout, site);
+    stamp.granted_ns = activity_recorder::now_ns();
+    if (s.ok()) {
+      (*s)->activity = stamp;
+    } else {
+      activity_->failed(stamp, stamp.granted_ns, s.status());
     }
-    if (closed_) return pool_closed_error(options_.name);
-    return wait(lk, now, timeout, site);
+    return s;
   }
 
   // The session state of a leased slot's connection, without I/O.
@@ -141,6 +117,8 @@ class core {
   // next caller never gets it dirty and the returning caller does no I/O.
   void release(slot_type* s, bool discard = false) noexcept {
     const tx_status status = discard ? tx_status::broken : driver_.transaction_status(*s->conn);
+    if (activity_ != nullptr) [[unlikely]]
+      activity_->returned(s->activity, activity_recorder::now_ns());
     const time_point now = clock_.now();
     lock_type lk(lock_);
     --in_use_;
@@ -202,6 +180,47 @@ class core {
   struct work {
     std::vector<slot_type*> close, reset, connect;
   };
+
+  // acquire() without activity export.
+  absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, std::source_location site) {
+    const time_point now = clock_.now();
+    lock_type lk(lock_);
+    if (closed_) return pool_closed_error(options_.name);
+    while (!idle_.empty()) {
+      slot_type& s = idle_.front();
+      idle_.pop_front();
+      if (now - s.created > options_.max_lifetime) {
+        doom(s);
+        continue;
+      }
+      lease(s, now, site);
+      // Zero means "always validate": a coarse clock can read the same
+      // instant at checkin and checkout.
+      if (options_.validation_bypass > std::chrono::nanoseconds::zero() &&
+          now - s.last_used <= options_.validation_bypass) {
+        served(std::chrono::nanoseconds::zero());
+        return &s;
+      }
+      // Idle past the bypass window: check it is alive, outside the lock.
+      lk.unlock();
+      const absl::Status alive = driver_.validate(*s.conn);
+      lk.lock();
+      if (alive.ok()) {
+        served(std::chrono::nanoseconds::zero());
+        return &s;
+      }
+      --in_use_;
+      ++validation_failures_;
+      if (closed_) {  // shut down while we validated: no queue to join
+        std::string name = options_.name;  // the core may be gone after the next call
+        release_after_close(lk, s);
+        return pool_closed_error(name);
+      }
+      doom(s);
+    }
+    if (closed_) return pool_closed_error(options_.name);
+    return wait(lk, now, timeout, site);
+  }
 
   time_point maintain_pool();
   void run_hosted(task t);
@@ -279,6 +298,8 @@ class core {
   std::minstd_rand rng_;
   codel<time_point> codel_;
   histogram wait_hist_;
+  // Null unless SANDPOOL_METRICS_EXPORT is set (sandpool/activity.hpp).
+  std::unique_ptr<activity_recorder> activity_;
   std::uint64_t checkouts_ = 0, timeouts_ = 0, drops_ = 0, connects_ = 0,
                 connect_failures_ = 0, discarded_ = 0, resets_ = 0, validation_failures_ = 0;
   // Wakes shutdown() and orphan() as leases return and waiters leave.

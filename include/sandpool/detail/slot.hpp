@@ -11,6 +11,8 @@
 
 #include <boost/intrusive/list_hook.hpp>
 
+#include "sandpool/detail/activity_recorder.hpp"
+
 namespace sandpool::detail {
 
 enum class slot_state : std::uint8_t {
@@ -36,6 +38,7 @@ struct slot : boost::intrusive::list_base_hook<> {
   TimePoint retry_at{};    // earliest next connect attempt (after a failure)
   unsigned failed_attempts = 0;  // consecutive connect failures
   std::source_location site{};   // where the current lease was checked out
+  activity_stamp activity{};     // the current lease, when activity export is on
 
   bool holds_connection() const noexcept {
     return state != slot_state::empty && state != slot_state::connecting;

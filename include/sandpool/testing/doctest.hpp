@@ -29,6 +29,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sandpool/activity.hpp"
 #include "sandpool/testing/suite.hpp"
 
 namespace sandpool::testing {
@@ -40,8 +41,8 @@ inline std::string message_of(const absl::Status& s) {
   return std::string(m.data(), m.size());
 }
 
-// Runs the cleanup still due when the run ends. A listener cannot fail a
-// test, so a failure is reported on stderr and turns the exit code into a
+// Labels each test case for activity export, and runs the cleanup still
+// due when the run ends. A listener cannot fail a test, so a failure is reported on stderr and turns the exit code into a
 // failure (after doctest has printed its summary).
 class run_end_listener : public doctest::IReporter {
  public:
@@ -55,9 +56,15 @@ class run_end_listener : public doctest::IReporter {
   }
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
-  void test_case_start(const doctest::TestCaseData&) override {}
+  // Names the running test in exported activity (sandpool/activity.hpp).
+  void test_case_start(const doctest::TestCaseData& t) override {
+    std::string label = t.m_test_suite != nullptr && *t.m_test_suite != '\0'
+                            ? std::string(t.m_test_suite) + "/"
+                            : std::string();
+    set_activity_label(label + t.m_name);
+  }
   void test_case_reenter(const doctest::TestCaseData&) override {}
-  void test_case_end(const doctest::CurrentTestCaseStats&) override {}
+  void test_case_end(const doctest::CurrentTestCaseStats&) override { set_activity_label({}); }
   void test_case_exception(const doctest::TestCaseException&) override {}
   void subcase_start(const doctest::SubcaseSignature&) override {}
   void subcase_end() override {}

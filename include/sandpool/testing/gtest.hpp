@@ -25,6 +25,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "sandpool/activity.hpp"
 #include "sandpool/testing/suite.hpp"
 
 namespace sandpool::testing {
@@ -39,12 +40,15 @@ class db_test : public ::testing::Test {
 
  protected:
   void SetUp() override {
+    if (const ::testing::TestInfo* t = ::testing::UnitTest::GetInstance()->current_test_info())
+      set_activity_label(std::string(t->test_suite_name()) + "/" + t->name());
     if (absl::Status s = S.begin_test(); !s.ok()) GTEST_FAIL() << text(s);
   }
   // GoogleTest calls TearDown even when SetUp failed; end_test is then a
   // no-op.
   void TearDown() override {
     if (absl::Status s = S.end_test(); !s.ok()) ADD_FAILURE() << text(s);
+    set_activity_label({});
   }
 
   sandpool::pool& pool() { return S.pool(); }
