@@ -51,7 +51,8 @@ connection::connection(connection&& other) noexcept
       cancel_(std::exchange(other.cancel_, nullptr)),
       target_(std::move(other.target_)),
       round_trips_(std::exchange(other.round_trips_, 0)),
-      hook_(std::exchange(other.hook_, nullptr)) {}
+      hook_(std::exchange(other.hook_, nullptr)),
+      rollback_pending_(std::exchange(other.rollback_pending_, false)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -61,11 +62,13 @@ connection& connection::operator=(connection&& other) noexcept {
     target_ = std::move(other.target_);
     round_trips_ = std::exchange(other.round_trips_, 0);
     hook_ = std::exchange(other.hook_, nullptr);
+    rollback_pending_ = std::exchange(other.rollback_pending_, false);
   }
   return *this;
 }
 
 void connection::close() noexcept {
+  rollback_pending_ = false;
   if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
   if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));
 }
@@ -119,6 +122,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
                                        std::span<const param> params,
                                        bool extended) {
   if (absl::Status s = check_sendable(sql, params.size()); !s.ok()) return s;
+  if (absl::Status s = settle(); !s.ok()) return s;
 
   const std::string text(sql);
   PGresult* raw = nullptr;
@@ -191,6 +195,7 @@ bool connection::ok() const noexcept {
 
 tx_status connection::transaction_status() const noexcept {
   if (!ok()) return tx_status::broken;
+  if (rollback_pending_) return tx_status::idle;
   switch (PQtransactionStatus(conn_)) {
     case PQTRANS_IDLE:
       return tx_status::idle;

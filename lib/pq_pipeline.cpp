@@ -46,7 +46,10 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
   for (const pipeline_step& step : steps) {
     if (absl::Status s = check_sendable(step.sql, step.params.size()); !s.ok()) return s;
   }
-  if (PQenterPipelineMode(conn_) != 1) {
+  // A pending send_rollback() keeps the connection in pipeline mode: these
+  // steps follow it in the same round trip.
+  const bool behind_rollback = rollback_pending_;
+  if (!behind_rollback && PQenterPipelineMode(conn_) != 1) {
     return absl::FailedPreconditionError(text::concat(
         "cannot start a pipeline on the connection to ", target_,
         ": the results of an earlier command are still pending on it (was "
@@ -69,6 +72,12 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
         "libpq refused to queue a pipeline step (", why,
         "); the connection was closed so that the pool replaces it"));
   }
+  if (behind_rollback) {
+    if (absl::Status s = settle(true); !s.ok()) {
+      close();  // the steps' answers are unread: never reuse it
+      return s;
+    }
+  }
   auto outcomes = read_pipeline(steps);
   if (!outcomes.ok()) return outcomes;
   if (PQexitPipelineMode(conn_) != 1) {
@@ -79,6 +88,50 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
         "); the connection was closed so that the pool replaces it"));
   }
   return outcomes;
+}
+
+absl::Status connection::send_rollback() {
+  static constexpr std::string_view sql = "ROLLBACK";
+  if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
+  if (absl::Status s = settle(); !s.ok()) return s;
+  if (PQenterPipelineMode(conn_) != 1) {
+    return absl::FailedPreconditionError(text::concat(
+        "cannot send ROLLBACK on the connection to ", target_,
+        ": the results of an earlier command are still pending on it (was "
+        "native() used for an asynchronous query?); nothing was sent"));
+  }
+  ++round_trips_;
+  // PQpipelineSync flushes: the request is on its way when this returns.
+  if (PQsendQueryParams(conn_, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
+      PQpipelineSync(conn_) != 1) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, nullptr, target_, sql, false);
+    }
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    close();
+    return absl::InternalError(text::concat(
+        "libpq refused to send ROLLBACK (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  rollback_pending_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status connection::settle(bool keep_pipeline) {
+  if (!rollback_pending_) return absl::OkStatus();
+  rollback_pending_ = false;
+  static constexpr std::string_view sql = "ROLLBACK";
+  const pipeline_step step{sql};
+  auto answer = read_pipeline(std::span<const pipeline_step>(&step, 1));
+  if (!answer.ok()) return answer.status();
+  if (!keep_pipeline && PQexitPipelineMode(conn_) != 1) {
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    close();
+    return absl::InternalError(text::concat(
+        "could not leave pipeline mode after reading the answer to ROLLBACK (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  return answer->front().status();
 }
 
 // Reads one outcome per step and one sync per segment.

@@ -9,7 +9,9 @@
 //    sandbox's transaction through exec();
 //  - a statement outside the code's own transactions runs under SAVEPOINT
 //    sandpool_stmt pipelined with it, so its failure does not poison the test;
-//  - checkin is ROLLBACK in one round trip, and says so loudly if the
+//  - checkin is ROLLBACK in one round trip, sent without waiting for the
+//    answer (the next use reads it; the next checkout's BEGIN shares its
+//    round trip), and says so loudly if the
 //    transaction was already gone.
 // How statements are translated is documented on sandbox::on_checkout.
 #pragma once
@@ -76,8 +78,10 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run unsandboxed).
   // Errors of on_checkout: the safeguard's refusal, the server's.
   [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
-  // ROLLBACK (after SET CONSTRAINTS ALL IMMEDIATE if configured), one round
-  // trip. Errors: FailedPrecondition if the transaction was already ended
+  // ROLLBACK, one round trip. It is not waited for (pq::connection::
+  // send_rollback), except after SET CONSTRAINTS ALL IMMEDIATE (if
+  // configured), whose verdict checkin must report. Errors:
+  // FailedPrecondition if the transaction was already ended
   // behind the sandbox's back (its writes may be committed); the deferred
   // constraint violation; Unavailable if the connection was lost.
   [[nodiscard]] absl::Status on_checkin(pq::connection& c) override;

@@ -115,4 +115,53 @@ PG_TEST_CASE("the statement hook sees exec(), not exec_direct() or pipelines") {
   CHECK(hook.seen.size() == 2);
 }
 
+PG_TEST_CASE("send_rollback does not wait; the next use reads its answer first") {
+  pq::connection c = connect();
+  must(c.exec("BEGIN"));
+  must(c.exec("CREATE TEMP TABLE deferred_rb (n int)"));
+  const auto before = c.round_trips();
+  REQUIRE(c.send_rollback().ok());
+  CHECK(c.round_trips() == before + 1);
+  CHECK(c.transaction_status() == tx_status::idle);  // where ROLLBACK leaves it
+  // Plain exec: the table is gone, so the ROLLBACK ran before it.
+  CHECK(must(c.exec("SELECT to_regclass('pg_temp.deferred_rb') IS NULL")).get(0, 0) == "t");
+  CHECK(c.round_trips() == before + 2);
+
+  // A pipeline queued behind a pending ROLLBACK rides in its round trip.
+  must(c.exec("BEGIN"));
+  REQUIRE(c.send_rollback().ok());
+  const pq::pipeline_step steps[] = {{"BEGIN"}, {"SELECT txid_current_if_assigned() IS NULL"}};
+  auto out = c.exec_pipeline(steps);
+  REQUIRE_MESSAGE(out.ok(), text(out.status()));
+  CHECK((*out)[1]->get(0, 0) == "t");
+  CHECK(c.transaction_status() == tx_status::in_transaction);
+  must(c.exec("ROLLBACK"));
+
+  // native() hands out a PGconn ready for a synchronous query.
+  must(c.exec("BEGIN"));
+  REQUIRE(c.send_rollback().ok());
+  PGresult* r = PQexec(c.native(), "SELECT 1");
+  CHECK(PQresultStatus(r) == PGRES_TUPLES_OK);
+  PQclear(r);
+  CHECK(c.transaction_status() == tx_status::idle);
+}
+
+PG_TEST_CASE("a connection lost after send_rollback is reported by its next use") {
+  pq::connection c = connect();
+  pq::connection admin = connect();
+  must(c.exec("BEGIN"));
+  REQUIRE(c.send_rollback().ok());
+  must(admin.exec("SELECT pg_terminate_backend($1)", {std::to_string(c.backend_pid())}));
+  for (int i = 0; i < 100 && must(admin.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = $1",
+                                             {std::to_string(c.backend_pid())}))
+                                     .get(0, 0) != "0";
+       ++i) {
+    must(admin.exec("SELECT pg_sleep(0.01)"));
+  }
+  auto next = c.exec("SELECT 1");
+  CHECK(next.status().code() == absl::StatusCode::kUnavailable);
+  CHECK(c.transaction_status() == tx_status::broken);
+  CHECK(c.send_rollback().code() == absl::StatusCode::kUnavailable);
+}
+
 }  // namespace sandpool::test

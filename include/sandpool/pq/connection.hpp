@@ -102,6 +102,16 @@ class connection {
   [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> exec_pipeline(
       std::span<const pipeline_step> steps);
 
+  // Sends ROLLBACK and returns without waiting for the answer, which the
+  // next use of the connection reads first; a pipeline sent next shares its
+  // round trip (the sandbox's checkin followed by the next checkout's BEGIN
+  // cost one round trip, not two). Meanwhile transaction_status() reports
+  // idle, which is where a ROLLBACK always leaves a healthy connection; if
+  // the connection was lost instead, the next use reports it (Unavailable).
+  // Counts one round trip. Errors now, with nothing sent: closed
+  // (FailedPrecondition), lost (Unavailable).
+  [[nodiscard]] absl::Status send_rollback();
+
   // Asks the server to cancel the query running on this connection. Ok means
   // the request was delivered; the query then fails with SQLSTATE 57014
   // (Cancelled), unless it finished first. Unavailable if the request could
@@ -132,8 +142,12 @@ class connection {
   [[nodiscard]] const std::string& target() const noexcept { return target_; }
 
   // The underlying PGconn, still owned by this object; null if closed.
-  // Requests sent through it are not counted in round_trips().
-  [[nodiscard]] PGconn* native() noexcept { return conn_; }
+  // Requests sent through it are not counted in round_trips(). A pending
+  // send_rollback() answer is read first, so the PGconn is ready for use.
+  [[nodiscard]] PGconn* native() noexcept {
+    (void)settle();  // a failure leaves the PGconn reporting it
+    return conn_;
+  }
 
  private:
   [[nodiscard]] absl::StatusOr<result> run(std::string_view sql,
@@ -144,6 +158,9 @@ class connection {
                                             std::size_t params) const;
   [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> read_pipeline(
       std::span<const pipeline_step> steps);
+  // Reads the answer to a pending send_rollback(), if any, and leaves
+  // pipeline mode unless `keep_pipeline` (a pipeline is queued behind it).
+  [[nodiscard]] absl::Status settle(bool keep_pipeline = false);
 
   PGconn* conn_ = nullptr;
   // Made at construction so that cancel() never touches conn_, which the
@@ -152,6 +169,7 @@ class connection {
   std::string target_;
   std::uint64_t round_trips_ = 0;
   statement_hook* hook_ = nullptr;  // not owned; null: exec() sends itself
+  bool rollback_pending_ = false;   // send_rollback()'s answer is unread
 };
 
 }  // namespace sandpool::pq
