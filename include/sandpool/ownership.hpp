@@ -173,7 +173,12 @@ class basic_ownership : public owner_exit_listener,
   owner_id root_of(owner_id caller) const;
   absl::StatusOr<allow_result> allow_locked(owner_id root, owner_id other, allow_options opts);
   absl::Status gone_error(owner_id caller, owner_id owner, time_point now) const;
-  void emit(ownership_event::kind k, owner_id owner, std::string text) const;
+  // Reports an event to on_event; `text` (a callable returning the line)
+  // runs only when a callback is set.
+  template <class Text>
+  void emit(ownership_event::kind k, owner_id owner, Text&& text) const {
+    if (options_.on_event) options_.on_event(ownership_event{k, owner, std::string(text())});
+  }
   void refresh_trivial() noexcept {
     trivial_.store(std::holds_alternative<auto_mode>(mode_) && entries_.empty() &&
                        allowances_.empty() && ended_.empty(),

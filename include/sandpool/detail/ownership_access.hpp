@@ -154,7 +154,7 @@ auto basic_ownership<Core>::reap(time_point now) -> time_point {
       }
       ++counters_.timeouts;
       emit(ownership_event::kind::timeout, e.owner,
-           absl::StrCat(e.label, " held its connection past ownership_timeout"));
+           [&] { return absl::StrCat(e.label, " held its connection past ownership_timeout"); });
       end_entry(e, detail::end_reason::timed_out, now);
     }
     for (entry& e : deadlines_) {
@@ -163,7 +163,9 @@ auto basic_ownership<Core>::reap(time_point now) -> time_point {
       if (warn_at <= now) {
         e.warned = true;
         emit(ownership_event::kind::warning, e.owner,
-             absl::StrCat(e.label, " will lose its connection to ownership_timeout soon"));
+             [&] {
+               return absl::StrCat(e.label, " will lose its connection to ownership_timeout soon");
+             });
       } else {
         next = std::min(next, warn_at);
       }

@@ -57,7 +57,7 @@ auto basic_ownership<Core>::checkout(checkout_options opts, std::source_location
   }
   ended_.erase(caller);  // a fresh checkout clears what was reported before
   emit(ownership_event::kind::checkout, caller,
-       absl::StrCat(e->label, " checked out at ", detail::describe_site(site)));
+       [&] { return absl::StrCat(e->label, " checked out at ", detail::describe_site(site)); });
   entries_.emplace(caller, std::move(e));
   ++counters_.checkouts;
   refresh_trivial();
@@ -84,7 +84,8 @@ absl::Status basic_ownership<Core>::checkin() {
                                            via == 0 ? std::string() : owner_label(via));
   }
   ++counters_.checkins;
-  emit(ownership_event::kind::checkin, caller, absl::StrCat(it->second->label, " checked in"));
+  emit(ownership_event::kind::checkin, caller,
+       [&] { return absl::StrCat(it->second->label, " checked in"); });
   entry& e = *it->second;
   absl::Status result;
   if (decorator_ && e.depth == 0) {
@@ -147,7 +148,10 @@ auto basic_ownership<Core>::allow_locked(owner_id root, owner_id other, allow_op
   }
   ++counters_.allows;
   emit(ownership_event::kind::allow, root,
-       absl::StrCat(owner_label(other), " allowed on the connection of ", owner_label(root)));
+       [&] {
+         return absl::StrCat(owner_label(other), " allowed on the connection of ",
+                             owner_label(root));
+       });
   refresh_trivial();
   return allow_result::allowed;
 }
@@ -158,7 +162,8 @@ absl::Status basic_ownership<Core>::unallow(owner_id other) {
   if (allowances_.contains(other)) {
     drop_allowance(other);
     ++counters_.unallows;
-    emit(ownership_event::kind::unallow, other, absl::StrCat(owner_label(other), " unallowed"));
+    emit(ownership_event::kind::unallow, other,
+         [&] { return absl::StrCat(owner_label(other), " unallowed"); });
   }
   return absl::OkStatus();
 }
@@ -193,8 +198,10 @@ absl::Status basic_ownership<Core>::set_mode(mode m) {
   mode_ = std::move(m);
   ++counters_.mode_switches;
   emit(ownership_event::kind::mode, keep,
-       absl::StrCat("pool '", core_.options().name, "' switched to ",
-                    std::string(mode_name(mode_)), " mode"));
+       [&] {
+         return absl::StrCat("pool '", core_.options().name, "' switched to ",
+                             std::string(mode_name(mode_)), " mode");
+       });
   refresh_trivial();
   return absl::OkStatus();
 }
@@ -310,7 +317,10 @@ void basic_ownership<Core>::owner_ended(owner_id owner) noexcept {
   const time_point now = core_.clock().now();
   if (auto it = entries_.find(owner); it != entries_.end()) {
     emit(ownership_event::kind::reclaim, owner,
-         absl::StrCat(it->second->label, " ended; its connection was rolled back and returned"));
+         [&] {
+           return absl::StrCat(it->second->label,
+                               " ended; its connection was rolled back and returned");
+         });
     end_entry(*it->second, detail::end_reason::ended, now);
   }
   drop_allowance(owner);
@@ -337,12 +347,6 @@ ownership_metrics basic_ownership<Core>::metrics() const {
   m.owners = entries_.size();
   m.allowances = allowances_.size();
   return m;
-}
-
-template <class Core>
-void basic_ownership<Core>::emit(ownership_event::kind k, owner_id owner,
-                                 std::string text) const {
-  if (options_.on_event) options_.on_event(ownership_event{k, owner, std::move(text)});
 }
 
 }  // namespace sandpool
