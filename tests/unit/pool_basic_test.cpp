@@ -77,7 +77,7 @@ TEST_CASE("metrics track in-use, its high-water mark and the wait histogram") {
   CHECK(m.in_use == 0);
   CHECK(m.max_in_use == 3);
   CHECK(m.checkouts == 3);
-  CHECK(m.wait_p99 <= 1024ns);  // the sub-microsecond bucket
+  CHECK(m.wait_p99 == 0ns);  // the sub-microsecond bucket reads as no wait
   CHECK(m.to_string().find("max_in_use=3") != std::string::npos);
 }
 
@@ -96,5 +96,5 @@ TEST_CASE("the wait histogram records how long a waiter waited") {
   const metrics m = f.pool.metrics();
   CHECK(m.wait_p99 >= 40ms);
   CHECK(m.wait_p99 <= 48ms);
-  CHECK(m.wait_p50 <= 1024ns);
+  CHECK(m.wait_p50 == 0ns);
 }

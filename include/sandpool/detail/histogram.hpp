@@ -20,7 +20,8 @@ class histogram {
   }
   std::uint64_t count() const noexcept { return count_; }
 
-  // The upper bound of the bucket holding quantile q in [0, 1].
+  // The upper bound of the bucket holding quantile q in [0, 1]; zero for
+  // the sub-microsecond bucket (no wait worth reporting).
   std::chrono::nanoseconds quantile(double q) const noexcept {
     if (count_ == 0) return std::chrono::nanoseconds::zero();
     // Nearest rank: the smallest sample with at least q of all at or below it.
@@ -48,7 +49,7 @@ class histogram {
     return i < bucket_count ? i : bucket_count - 1;
   }
   static std::int64_t upper_bound(std::size_t i) noexcept {
-    if (i == 0) return std::int64_t{1} << first_power;
+    if (i == 0) return 0;
     unsigned power = static_cast<unsigned>((i - 1) / 4) + first_power;
     std::uint64_t sub = (i - 1) % 4;
     std::uint64_t base = std::uint64_t{1} << power;
