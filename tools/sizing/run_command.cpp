@@ -89,6 +89,8 @@ int run_sizing(const run_args& args) {
                        "; pass a reachable server with --dsn, or run under "
                        "scripts/with-postgres for a throwaway one");
   }
+  // The workloads' DROP TABLE IF EXISTS would print NOTICEs on stderr.
+  (void)probe->exec("SET client_min_messages TO warning");
   const server_facts server = read_server(*probe);
 
   // The sweep, and the rules of thumb measured beside it.

@@ -29,8 +29,11 @@ using steady = std::chrono::steady_clock;
 // other fibers of the thread run, as a fiber-based server does between
 // queries (libpq itself blocks the thread for the length of a query, so
 // without it the fibers of a thread would never hold two connections at
-// once). A no-op for a thread without other fibers.
-void between_statements();
+// once). It yields only when `c` is outside a transaction: a fiber that
+// yielded holding row locks could be waited for by another fiber of its own
+// thread, whose blocked query would stop the thread for good. A no-op for a
+// thread without other fibers.
+void between_statements(pq::connection& c);
 
 // Per caller, never shared.
 struct caller_state {

@@ -26,7 +26,7 @@ class select_one final : public workload {
     if (!lease.ok()) return lease.status();
     it.granted = steady::now();
     SIZING_TRY((*lease)->exec("SELECT 1"));
-    between_statements();
+    between_statements(**lease);
     (void)lease->checkin();
     it.done = steady::now();
     return absl::OkStatus();
@@ -68,13 +68,10 @@ class read_write final : public workload {
     it.granted = steady::now();
     pq::connection& c = **lease;
     SIZING_TRY(c.exec("BEGIN"));
-    between_statements();
     SIZING_TRY(c.exec(update_, {id}));
-    between_statements();
     SIZING_TRY(c.exec(select_, {id}));
-    between_statements();
     SIZING_TRY(c.exec("COMMIT"));
-    between_statements();
+    between_statements(c);
     (void)lease->checkin();
     it.done = steady::now();
     return absl::OkStatus();
@@ -111,7 +108,7 @@ class script final : public workload {
                                 "; fix the script (it must run again and again on any "
                                 "connection)");
       }
-      between_statements();
+      between_statements(**lease);
     }
     (void)lease->checkin();
     it.done = steady::now();
@@ -125,7 +122,9 @@ class script final : public workload {
 
 }  // namespace
 
-void between_statements() { boost::this_fiber::yield(); }
+void between_statements(pq::connection& c) {
+  if (c.transaction_status() == tx_status::idle) boost::this_fiber::yield();
+}
 
 std::string table_for_this_process(const std::string& prefix) {
   return prefix + "_" + std::to_string(::getpid());
