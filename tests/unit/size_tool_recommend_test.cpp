@@ -62,6 +62,40 @@ TEST_CASE("rows in any order; ties go to the smaller size") {
   CHECK_FALSE(recommend({}, 5, 1ms).size.has_value());
 }
 
+TEST_CASE("sizes the callers cannot fill count as one, so a larger size never wins by noise") {
+  // 16 callers: 16, 24 and 32 are the same pool as far as the callers go.
+  std::vector<size_result> rows = {row(8, 5900, 3ms), row(16, 5200, 800ns),
+                                   row(24, 5600, 750ns), row(32, 6200, 700ns)};
+  const recommendation r = recommend(rows, 5, 1ms, 16);
+  CHECK(r.grouped == std::vector<std::size_t>{16, 24, 32});
+  REQUIRE(r.considered.size() == 2);
+  CHECK(r.considered[1].size == 16);
+  CHECK(r.considered[1].throughput == 5600);    // the median
+  CHECK(r.considered[1].wait_p99 == 800ns);     // the worst
+  CHECK(r.best_size == 8);  // 5900 beats the group's median
+  CHECK_FALSE(r.size.has_value());  // and 8 misses the wait target
+  CHECK(*recommend(rows, 10, 1ms, 16).size == 16);  // never 32
+
+  const auto lines = recommendation_lines(rows, recommend(rows, 10, 1ms, 16),
+                                          {{"seed", "x = 24", 24}}, 10, 1ms, 64);
+  REQUIRE(lines.size() == 3);
+  CHECK(lines[0].rfind("recommended pool size: 16 (the smallest within 10% of the best "
+                       "throughput (5,900 ops/s at size 8): 5,600 ops/s", 0) == 0);
+  CHECK(lines[1] == "sizes 16, 24, 32 are at or above the number of concurrent callers, so "
+                    "their pools were never full and they differ only by noise: they count as "
+                    "one, size 16, with the median throughput (5,600 ops/s) and the worst p99 "
+                    "wait (800 ns)");
+  // A rule of thumb inside the group still shows what was measured at its size.
+  CHECK(lines[2] == "seed: x = 24 -> 5,600 ops/s (+0.0%), p99 wait 750 ns (-50.0 ns) vs the "
+                    "recommended size 16; 8 more connections");
+
+  // One size at or above the concurrency, or none, or an unknown one: nothing to merge.
+  CHECK(recommend({row(8, 1, 1us), row(16, 2, 1us)}, 5, 1ms, 16).grouped.empty());
+  CHECK(recommend({row(8, 1, 1us), row(16, 2, 1us)}, 5, 1ms, 32).grouped.empty());
+  CHECK(recommend(rows, 5, 1ms, 0).grouped.empty());
+  CHECK(recommend(rows, 5, 1ms, 0).best_size == 32);
+}
+
 TEST_CASE("the report line names the size, the margin, the best throughput and the target") {
   const auto rows = sweep();
   const recommendation r = recommend(rows, 5, 1ms);

@@ -248,7 +248,9 @@ Measures which pool size serves a workload best: runs it at a fixed
 concurrency (threads x fibers) against PostgreSQL, once per pool size, and
 prints throughput, checkout wait and query latency per size, then recommends
 the smallest size within --margin of the best throughput whose p99 checkout
-wait meets --wait-target, beside two rules of thumb.
+wait meets --wait-target, beside two rules of thumb. Sizes at or above
+threads x fibers are never full, so they count as one (median throughput,
+worst p99 wait) and the recommendation never exceeds the concurrency.
 
 run options:
   --dsn DSN             server to measure (default: $SANDPOOL_TEST_DSN, set by

@@ -28,29 +28,52 @@ std::string margin_text(double margin_percent) {
 }  // namespace
 
 recommendation recommend(const std::vector<size_result>& rows, double margin_percent,
-                         std::chrono::nanoseconds wait_target) {
+                         std::chrono::nanoseconds wait_target, std::size_t concurrency) {
   recommendation out;
   if (rows.empty()) return out;
-  std::vector<const size_result*> by_size;
-  for (const size_result& r : rows) by_size.push_back(&r);
+  std::vector<size_result> by_size = rows;
   std::sort(by_size.begin(), by_size.end(),
-            [](const size_result* a, const size_result* b) { return a->size < b->size; });
+            [](const size_result& a, const size_result& b) { return a.size < b.size; });
 
-  const size_result* best = by_size.front();
-  const size_result* calmest = by_size.front();
-  for (const size_result* r : by_size) {
-    if (r->throughput > best->throughput) best = r;
-    if (r->wait_p99 < calmest->wait_p99) calmest = r;
+  // Sizes the callers can never fill count as one.
+  const auto first_full = std::find_if(by_size.begin(), by_size.end(), [&](const size_result& r) {
+    return concurrency > 0 && r.size >= concurrency;
+  });
+  if (std::distance(first_full, by_size.end()) > 1) {
+    size_result group = *first_full;
+    std::vector<double> throughputs;
+    for (auto it = first_full; it != by_size.end(); ++it) {
+      out.grouped.push_back(it->size);
+      throughputs.push_back(it->throughput);
+      if (it != first_full) {
+        group.wait_p99 = std::max(group.wait_p99, it->wait_p99);
+        group.timeouts += it->timeouts;
+        group.drops += it->drops;
+      }
+    }
+    std::sort(throughputs.begin(), throughputs.end());
+    const std::size_t n = throughputs.size();
+    group.throughput =
+        n % 2 == 1 ? throughputs[n / 2] : (throughputs[n / 2 - 1] + throughputs[n / 2]) / 2;
+    by_size.erase(first_full, by_size.end());
+    by_size.push_back(group);
+  }
+  out.considered = by_size;
+
+  const size_result* best = &by_size.front();
+  const size_result* calmest = &by_size.front();
+  for (const size_result& r : by_size) {
+    if (r.throughput > best->throughput) best = &r;
+    if (r.wait_p99 < calmest->wait_p99) calmest = &r;
   }
   out.best_size = best->size;
   out.best_throughput = best->throughput;
   out.lowest_wait_size = calmest->size;
 
   const double floor = best->throughput * (1.0 - margin_percent / 100.0);
-  for (const size_result* r : by_size) {
-    if (r->throughput >= floor && r->wait_p99 <= wait_target && r->timeouts == 0 &&
-        r->drops == 0) {
-      out.size = r->size;
+  for (const size_result& r : by_size) {
+    if (r.throughput >= floor && r.wait_p99 <= wait_target && r.timeouts == 0 && r.drops == 0) {
+      out.size = r.size;
       break;
     }
   }
@@ -70,11 +93,12 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
     lines.push_back("recommended pool size: none (nothing was measured)");
     return lines;
   }
-  const size_result& best = *find_size(rows, r.best_size);
+  const std::vector<size_result>& considered = r.considered.empty() ? rows : r.considered;
+  const size_result& best = *find_size(considered, r.best_size);
   const std::string best_text = format_count(best.throughput) + " ops/s at size " +
                                 std::to_string(best.size);
   if (r.size) {
-    const size_result& chosen = *find_size(rows, *r.size);
+    const size_result& chosen = *find_size(considered, *r.size);
     const std::string throughput =
         chosen.size == best.size
             ? "the best throughput, " + best_text
@@ -84,7 +108,7 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
                     ", with p99 checkout wait " + format_duration(chosen.wait_p99) +
                     " <= " + format_duration(wait_target) + " and no timeouts or drops)");
   } else {
-    const size_result& calmest = *find_size(rows, r.lowest_wait_size);
+    const size_result& calmest = *find_size(considered, r.lowest_wait_size);
     lines.push_back(
         "recommended pool size: none met the target: no size within " +
         margin_text(margin_percent) + " of the best throughput had p99 checkout wait <= " +
@@ -96,7 +120,17 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
   }
 
   const std::size_t ref_size = reference_size(r);
-  const size_result& ref = *find_size(rows, ref_size);
+  if (r.grouped.size() > 1) {
+    const size_result& group = *find_size(considered, r.grouped.front());
+    std::string list;
+    for (std::size_t s : r.grouped) list += (list.empty() ? "" : ", ") + std::to_string(s);
+    lines.push_back("sizes " + list + " are at or above the number of concurrent callers, so "
+                    "their pools were never full and they differ only by noise: they count as "
+                    "one, size " + std::to_string(group.size) + ", with the median throughput (" +
+                    format_count(group.throughput) + " ops/s) and the worst p99 wait (" +
+                    format_duration(group.wait_p99) + ")");
+  }
+  const size_result& ref = *find_size(considered, ref_size);
   const std::string versus = r.size ? "the recommended size " : "the best size ";
   for (const rule_of_thumb& rule : rules) {
     std::string line = rule.name + ": " + rule.formula + " -> ";

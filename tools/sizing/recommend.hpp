@@ -22,21 +22,33 @@ struct recommendation {
   std::size_t best_size = 0;        // highest throughput (the smallest size on a tie)
   double best_throughput = 0;
   std::size_t lowest_wait_size = 0;  // lowest p99 wait (the smallest size on a tie)
+  // The rows the choice was made from, by size: the measured ones, except
+  // that sizes at or above the concurrency become one row (see recommend()).
+  std::vector<size_result> considered;
+  std::vector<std::size_t> grouped;  // the sizes that became one row; empty: none
 };
 
 // Rows may come in any order. An empty `rows` gives no size.
+//
+// With `concurrency` callers (0: unknown), a pool of that size or larger is
+// never full: its extra connections are never used, so any difference
+// between such sizes is noise. Those sizes count as one, the smallest of
+// them, with their median throughput, worst p99 wait and summed timeouts
+// and drops; so a larger size never wins by chance.
 [[nodiscard]] recommendation recommend(const std::vector<size_result>& rows,
                                        double margin_percent,
-                                       std::chrono::nanoseconds wait_target);
+                                       std::chrono::nanoseconds wait_target,
+                                       std::size_t concurrency = 0);
 
 // The size the rules of thumb are compared with: the recommended size, else
 // the best one.
 [[nodiscard]] std::size_t reference_size(const recommendation& r);
 
 // The report's closing lines: the recommendation (starting with
-// "recommended pool size: ") and one line per rule of thumb with the
-// measured throughput and p99 wait at its size and their difference from
-// the reference size, or why it was not measured (above `cap`).
+// "recommended pool size: "), a line on sizes counted as one (if any), and
+// one line per rule of thumb with the throughput and p99 wait measured at
+// its size and their difference from the reference size, or why it was not
+// measured (above `cap`).
 [[nodiscard]] std::vector<std::string> recommendation_lines(
     const std::vector<size_result>& rows, const recommendation& r,
     const std::vector<rule_of_thumb>& rules, double margin_percent,

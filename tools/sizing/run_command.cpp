@@ -154,7 +154,8 @@ int run_sizing(const run_args& args) {
   }
   shown.finish();
 
-  const recommendation rec = recommend(rows, args.margin_percent, args.wait_target);
+  const recommendation rec =
+      recommend(rows, args.margin_percent, args.wait_target, concurrency);
   std::fputs(("\n" + results_table(rows, rec, rules, args.format) + "\n" +
               closing_text(recommendation_lines(rows, rec, rules, args.margin_percent,
                                                 args.wait_target, cap),
