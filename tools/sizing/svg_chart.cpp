@@ -174,8 +174,12 @@ std::string svg_chart(const std::vector<size_result>& input, const chart_labels&
       out += "<line x1=\"" + num(x) + "\" y1=\"" + num(plot_top) + "\" x2=\"" + num(x) +
              "\" y2=\"" + num(plot_bottom) +
              "\" stroke=\"#2a9d3a\" stroke-width=\"1.5\" stroke-dasharray=\"2 3\"/>\n" +
-             text_at(x + 4, plot_top + 12, "start",
-                     "recommended: " + std::to_string(it->size), " fill=\"#2a9d3a\"");
+             // Beside the line, on the side with room for the text.
+             (x > (plot_left + plot_right) / 2
+                  ? text_at(x - 4, plot_top + 12, "end", "recommended: " + std::to_string(it->size),
+                            " fill=\"#2a9d3a\"")
+                  : text_at(x + 4, plot_top + 12, "start",
+                            "recommended: " + std::to_string(it->size), " fill=\"#2a9d3a\""));
     }
   }
 
