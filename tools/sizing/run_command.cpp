@@ -111,6 +111,10 @@ int run_sizing(const run_args& args) {
   for (const rule_of_thumb& r : rules) rule_sizes.push_back(r.size);
   const std::vector<std::size_t> sweep = with_sizes(requested, rule_sizes, cap);
 
+  // From here on Ctrl-C stops the run cleanly, so the guard below drops
+  // what the workload created.
+  std::signal(SIGINT, on_interrupt);
+  std::signal(SIGTERM, on_interrupt);
   auto w = make_workload(args.workload, args.script_path, std::move(statements));
   if (absl::Status s = w->prepare(*probe); !s.ok())
     return fail(1, "could not prepare the " + w->description() + " workload: " + text_of(s));
@@ -134,8 +138,6 @@ int run_sizing(const run_args& args) {
   std::fputs(header_text(d, args.format).c_str(), stdout);
   std::fflush(stdout);
 
-  std::signal(SIGINT, on_interrupt);
-  std::signal(SIGTERM, on_interrupt);
   progress shown(resolve_style(args.progress, ::isatty(STDERR_FILENO) == 1), sweep.size(),
                  args.warmup + args.seconds);
   std::vector<size_result> rows;
