@@ -116,7 +116,7 @@ TEST_CASE("when no size meets the target the line says so and gives the best") {
   CHECK(contains(lines[0], "p99 checkout wait <= 1.00 us"));
   CHECK(contains(lines[0], "best throughput: 4,050 ops/s at size 16 (p99 wait 10.0 us)"));
   CHECK(contains(lines[0], "lowest p99 wait: 10.0 us at size 16"));
-  CHECK(contains(lines[0], "Raise --wait-target or --margin"));
+  CHECK(contains(lines[0], "Raise --wait-target or --margin to choose among these sizes"));
 }
 
 TEST_CASE("each rule of thumb gets its measured figures and the difference, or why not") {
@@ -139,6 +139,9 @@ TEST_CASE("each rule of thumb gets its measured figures and the difference, or w
   CHECK(contains(lines[3], "add it with --sizes"));
   CHECK(lines[4] == "same: x = 8 -> 4,000 ops/s, p99 wait 100 us: the recommended size itself");
   CHECK(lines[5] == "missing: x = 3 -> not measured");
+  const auto limited = recommendation_lines(rows, r, rules, 5, 1ms, 200, true);
+  CHECK(limited[3] ==
+        "huge: x = 500 -> not measured (more than the 200 connections the server can give now)");
 }
 
 }  // namespace

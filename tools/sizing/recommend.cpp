@@ -87,7 +87,7 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
                                               const std::vector<rule_of_thumb>& rules,
                                               double margin_percent,
                                               std::chrono::nanoseconds wait_target,
-                                              std::size_t cap) {
+                                              std::size_t cap, bool cap_is_server_limit) {
   std::vector<std::string> lines;
   if (rows.empty()) {
     lines.push_back("recommended pool size: none (nothing was measured)");
@@ -115,8 +115,8 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
         format_duration(wait_target) + " without timeouts or drops; best throughput: " +
         best_text + " (p99 wait " + format_duration(best.wait_p99) +
         "); lowest p99 wait: " + format_duration(calmest.wait_p99) + " at size " +
-        std::to_string(calmest.size) +
-        ". Raise --wait-target or --margin, or add concurrency-sized pools to --sizes");
+        std::to_string(calmest.size) + ". Raise --wait-target or --margin to choose among these "
+        "sizes");
   }
 
   const std::size_t ref_size = reference_size(r);
@@ -151,6 +151,9 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
         line += "; " + std::to_string(ref_size - at->size) + " fewer connection" +
                 (ref_size - at->size == 1 ? "" : "s");
       }
+    } else if (rule.size > cap && cap_is_server_limit) {
+      line += "not measured (more than the " + std::to_string(cap) +
+              " connections the server can give now)";
     } else if (rule.size > cap) {
       line += "not measured (above the cap of " + std::to_string(cap) +
               " connections for sizes added automatically; add it with --sizes)";

@@ -48,10 +48,11 @@ struct recommendation {
 // "recommended pool size: "), a line on sizes counted as one (if any), and
 // one line per rule of thumb with the throughput and p99 wait measured at
 // its size and their difference from the reference size, or why it was not
-// measured (above `cap`).
+// measured (above `cap`: the largest size added automatically, or with
+// cap_is_server_limit the connections the server could give).
 [[nodiscard]] std::vector<std::string> recommendation_lines(
     const std::vector<size_result>& rows, const recommendation& r,
     const std::vector<rule_of_thumb>& rules, double margin_percent,
-    std::chrono::nanoseconds wait_target, std::size_t cap);
+    std::chrono::nanoseconds wait_target, std::size_t cap, bool cap_is_server_limit = false);
 
 }  // namespace sandpool::sizing

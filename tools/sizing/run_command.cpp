@@ -95,7 +95,14 @@ int run_sizing(const run_args& args) {
 
   // The sweep, and the rules of thumb measured beside it.
   const std::size_t concurrency = args.concurrency();
-  const std::vector<std::size_t> requested = args.sizes ? *args.sizes : default_sizes(concurrency);
+  std::vector<std::size_t> requested = args.sizes ? *args.sizes : default_sizes(concurrency);
+  if (!args.sizes && server.available > 0 && requested.back() > server.available) {
+    std::erase_if(requested, [&](std::size_t s) { return s > server.available; });
+    std::fprintf(stderr,
+                 "sandpool-size: the default sweep stops at %zu connections, what the server "
+                 "can give now (%s)\n",
+                 requested.back(), server.limit_text.c_str());
+  }
   const std::size_t largest = requested.back();
   if (server.available > 0 && largest > server.available) {
     return fail(2, "--sizes: a pool of " + std::to_string(largest) +
@@ -160,7 +167,8 @@ int run_sizing(const run_args& args) {
       recommend(rows, args.margin_percent, args.wait_target, concurrency);
   std::fputs(("\n" + results_table(rows, rec, rules, args.format) + "\n" +
               closing_text(recommendation_lines(rows, rec, rules, args.margin_percent,
-                                                args.wait_target, cap),
+                                                args.wait_target, cap,
+                                                server.available > 0 && cap == server.available),
                            args.format))
                  .c_str(),
              stdout);
