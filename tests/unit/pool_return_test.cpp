@@ -63,6 +63,41 @@ TEST_CASE("a broken connection is discarded and replaced, never handed out") {
   CHECK((*l)->id == 2);
 }
 
+TEST_CASE("after a broken return the idle connections are validated before reuse") {
+  // Within validation_bypass a fresh idle connection is normally handed out
+  // unchecked; once one came back broken, its idle siblings are suspect (a
+  // server restart kills them all), so the next caller gets a live one.
+  fixture f(warm(3));
+  f.pool.maintain();
+  auto a = f.pool.checkout();
+  REQUIRE(a.ok());
+  for (int id = 1; id <= 3; ++id) f.server->kill(id);
+  (*a)->status = tx_status::broken;
+  *a = {};  // returned broken
+  const int validations = f.server->validations;
+  int got = 0;
+  boost::fibers::fiber next([&] { got = (*f.pool.checkout())->id; });
+  fixture::settle();
+  // Both suspects were validated, failed and dropped; the caller waits.
+  CHECK(f.server->validations == validations + 2);
+  CHECK(f.pool.metrics().validation_failures == 2);
+  CHECK(f.pool.metrics().waiting == 1);
+  f.pool.maintain();  // closes the three dead ones
+  f.pool.maintain();  // opens replacements; the first goes to the caller
+  next.join();
+  CHECK(got > 3);
+}
+
+TEST_CASE("a discarded lease does not make the idle connections suspect") {
+  fixture f(warm(2));
+  f.pool.maintain();
+  { f.pool.checkout()->discard(); }
+  const int validations = f.server->validations;
+  auto b = f.pool.checkout();
+  REQUIRE(b.ok());
+  CHECK(f.server->validations == validations);
+}
+
 TEST_CASE("a connection whose reset fails is discarded") {
   fixture f(warm(1));
   f.pool.maintain();

@@ -125,6 +125,7 @@ class core {
     if (closed_) return release_after_close(lk, *s);
     if (status != tx_status::idle) {
       s->state = status == tx_status::broken ? slot_state::doomed : slot_state::dirty;
+      if (status == tx_status::broken && !discard) distrust_idle();
       wake_housekeeper();
     } else if (now - s->created > options_.max_lifetime) {
       doom(*s);
@@ -196,12 +197,13 @@ class core {
       lease(s, now, site);
       // Zero means "always validate": a coarse clock can read the same
       // instant at checkin and checkout.
-      if (options_.validation_bypass > std::chrono::nanoseconds::zero() &&
+      if (!s.suspect && options_.validation_bypass > std::chrono::nanoseconds::zero() &&
           now - s.last_used <= options_.validation_bypass) {
         served(std::chrono::nanoseconds::zero());
         return &s;
       }
       // Idle past the bypass window: check it is alive, outside the lock.
+      s.suspect = false;
       lk.unlock();
       const absl::Status alive = driver_.validate(*s.conn);
       lk.lock();
@@ -211,6 +213,7 @@ class core {
       }
       --in_use_;
       ++validation_failures_;
+      distrust_idle();
       if (closed_) {  // shut down while we validated: no queue to join
         std::string name = options_.name;  // the core may be gone after the next call
         release_after_close(lk, s);
@@ -260,6 +263,10 @@ class core {
     // Notified under the lock: the waiter cannot return (and destroy its cv)
     // before it re-acquires the lock.
     detail::notify_all(w.cv);
+  }
+  // A connection was found broken: the idle ones may share its fate.
+  void distrust_idle() noexcept {
+    for (slot_type& s : idle_) s.suspect = true;
   }
   void doom(slot_type& s) noexcept {
     s.state = slot_state::doomed;

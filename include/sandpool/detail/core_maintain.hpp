@@ -153,6 +153,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
       connect_failures_in_row_ = 0;
       s->conn.emplace(std::move(*c));
       s->created = s->last_used = t;
+      s->suspect = false;
       if (closed_) {
         doom(*s);
       } else {

@@ -37,6 +37,10 @@ struct slot : boost::intrusive::list_base_hook<> {
   TimePoint leased_at{};   // when the current lease began
   TimePoint retry_at{};    // earliest next connect attempt (after a failure)
   unsigned failed_attempts = 0;  // consecutive connect failures
+  // Validate before the next checkout even inside validation_bypass: a
+  // connection came back broken while this one sat idle (a server restart
+  // or a mass backend kill breaks them all).
+  bool suspect = false;
   std::source_location site{};   // where the current lease was checked out
   activity_stamp activity{};     // the current lease, when activity export is on
 
