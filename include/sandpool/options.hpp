@@ -44,6 +44,8 @@ struct pool_options {
   nanoseconds max_lifetime = std::chrono::minutes(30);
   // A connection used more recently than this is handed out without a
   // liveness check; one idle longer is validated first. Zero validates always.
+  // Once any connection comes back broken, every idle one is validated at
+  // its next checkout regardless (a server restart breaks them all).
   nanoseconds validation_bypass = milliseconds(500);
   // Reconnect backoff: doubles from min to max per failed attempt, with
   // jitter in [50%, 100%] so a fleet of pools does not reconnect in step.
