@@ -28,16 +28,13 @@
 
 #include "p3_harness.hpp"
 #include "p3_subjects.hpp"
+#include "run_settings.hpp"
 
 namespace {
 
 using namespace sandpool::bench;
 
-struct settings {
-  double seconds = 2.0;
-  int rounds = 3;
-  std::string label = "unlabelled";
-};
+using settings = run_settings;
 
 enum class subject {
   pool,     // sandpool::pool, `fibers` callers per thread
@@ -62,36 +59,6 @@ constexpr const char* usage =
     "[--label TEXT]\n"
     "Measures checkout + SELECT 1 + checkin through sandpool against raw libpq on the "
     "server in SANDPOOL_TEST_DSN.\n";
-
-[[noreturn]] void usage_error(const std::string& why) {
-  std::fprintf(stderr, "p3_select1: %s\n%s", why.c_str(), usage);
-  std::exit(2);
-}
-
-settings parse(int argc, char** argv) {
-  settings s;
-  for (int i = 1; i < argc; ++i) {
-    const std::string arg = argv[i];
-    if (arg == "-h" || arg == "--help") {
-      std::fputs(usage, stdout);
-      std::exit(0);
-    }
-    if (i + 1 >= argc) usage_error("missing value after " + arg);
-    const std::string value = argv[++i];
-    if (arg == "--seconds") {
-      s.seconds = std::atof(value.c_str());
-      if (!(s.seconds > 0)) usage_error("--seconds must be > 0, got " + value);
-    } else if (arg == "--rounds") {
-      s.rounds = std::atoi(value.c_str());
-      if (s.rounds < 1) usage_error("--rounds must be >= 1, got " + value);
-    } else if (arg == "--label") {
-      s.label = value;
-    } else {
-      usage_error("unknown argument " + arg);
-    }
-  }
-  return s;
-}
 
 [[noreturn]] void fail(const absl::Status& s) {
   std::fprintf(stderr, "p3_select1: %s\n", s.ToString().c_str());
@@ -225,7 +192,7 @@ void print_report(const settings& s, const std::string& version, const std::vect
 }  // namespace
 
 int main(int argc, char** argv) {
-  const settings s = parse(argc, argv);
+  const settings s = parse_run_settings(argc, argv, "p3_select1", usage, {.seconds = 2.0});
   const char* dsn = std::getenv("SANDPOOL_TEST_DSN");
   if (dsn == nullptr || *dsn == '\0') {
     std::fprintf(stderr,
