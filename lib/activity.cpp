@@ -12,6 +12,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <deque>
+#include <set>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -58,6 +59,25 @@ std::string file_part(std::string_view s) {
   return out.empty() ? std::string("pool") : out.substr(0, 64);
 }
 
+// Recorders alive now, so that pools never destroyed (a test pool made with
+// `new` and left for the process to reclaim) still write their file at exit.
+struct live_recorders {
+  std::mutex lock;
+  std::set<detail::activity_recorder*> all;
+};
+
+live_recorders& live() {
+  static live_recorders* l = new live_recorders;
+  return *l;
+}
+
+void write_live_at_exit() {
+  live_recorders& l = live();
+  std::lock_guard lk(l.lock);
+  for (detail::activity_recorder* r : l.all) r->write_once();
+  l.all.clear();
+}
+
 }  // namespace
 
 void set_activity_label(std::string_view label) {
@@ -86,14 +106,33 @@ std::unique_ptr<activity_recorder> activity_recorder::from_environment(std::stri
                                                                        std::size_t max_size) {
   const char* dir = std::getenv(activity_export_env);
   if (dir == nullptr || *dir == '\0') return nullptr;
-  return std::unique_ptr<activity_recorder>(new activity_recorder(dir, pool, max_size));
+  std::unique_ptr<activity_recorder> r(new activity_recorder(dir, pool, max_size));
+  static const bool registered = std::atexit(write_live_at_exit) == 0;
+  if (registered) {
+    live_recorders& l = live();
+    std::lock_guard lk(l.lock);
+    l.all.insert(r.get());
+  }
+  return r;
 }
 
 activity_recorder::activity_recorder(std::string dir, std::string_view pool, std::size_t max_size)
     : dir_(std::move(dir)), pool_(pool), max_size_(max_size) {}
 
 activity_recorder::~activity_recorder() {
-  if (written_) return;
+  {
+    live_recorders& l = live();
+    std::lock_guard lk(l.lock);
+    l.all.erase(this);
+  }
+  write_once();
+}
+
+void activity_recorder::write_once() noexcept {
+  {
+    std::lock_guard lk(lock_);
+    if (written_) return;
+  }
   if (absl::Status s = write(); !s.ok())
     std::fprintf(stderr, "sandpool: %.*s\n", static_cast<int>(s.message().size()),
                  s.message().data());

@@ -2,7 +2,8 @@
 // environment variable SANDPOOL_METRICS_EXPORT names a directory at pool
 // creation, the pool records every checkout (when it was asked for, granted
 // and returned, and which test was running) and writes them, when the pool
-// is destroyed, to one tab-separated file in that directory:
+// is destroyed (or at exit, for a pool the program never destroys), to one
+// tab-separated file in that directory:
 //
 //   # sandpool activity v1
 //   # pool	<name>

@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 
 #include <stdlib.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -126,6 +127,31 @@ TEST_CASE("a checkout that waits and one that times out are exported as such") {
   CHECK(rows[5][4] == "timeout");
   CHECK(rows[5][2] == rows[5][3]);
   CHECK(rows[6][4] == "ok");
+}
+
+TEST_CASE("a pool the program never destroys writes its file at exit") {
+  export_dir dir;
+  const pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    pool_options o = manual_options(1);
+    o.min_idle = 1;
+    auto p = fake_pool::create(testing::fake_driver{}, o);
+    if (!p.ok()) std::_Exit(3);
+    auto* leaked = new fake_pool(std::move(*p));  // never deleted, as test pools often are
+    leaked->maintain();
+    { auto l = leaked->checkout(); }
+    std::exit(0);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+  const auto files = dir.files();
+  REQUIRE(files.size() == 1);
+  const auto rows = rows_of(files[0]);
+  REQUIRE(rows.size() == 6);
+  CHECK(rows[5][4] == "ok");
 }
 
 TEST_CASE("without the variable a pool writes nothing") {

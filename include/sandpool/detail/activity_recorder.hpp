@@ -1,7 +1,8 @@
 // The pool side of activity export (see sandpool/activity.hpp): one recorder
 // per pool, present only when export is on. It owns the rule that a record
 // is complete (asked, granted, returned) before it is kept, and that the
-// file is written once, when the recorder goes with its pool.
+// file is written once: when the recorder goes with its pool, or at process
+// exit for a pool that is never destroyed.
 #pragma once
 
 #include <cstdint>
@@ -27,8 +28,9 @@ class activity_recorder {
   // A recorder if SANDPOOL_METRICS_EXPORT is set and non-empty, else null.
   static std::unique_ptr<activity_recorder> from_environment(std::string_view pool,
                                                              std::size_t max_size);
-  // Writes the file; a failure is reported on stderr (a destructor cannot
-  // fail the program it runs in).
+  // Writes the file unless written already (at exit, for pools the
+  // program never destroys); a failure is reported on stderr (a destructor
+  // cannot fail the program it runs in).
   ~activity_recorder();
   activity_recorder(const activity_recorder&) = delete;
   activity_recorder& operator=(const activity_recorder&) = delete;
@@ -46,6 +48,8 @@ class activity_recorder {
   // Writes the records to a new file in the directory now; returns its
   // path. Called by the destructor; public for tests.
   [[nodiscard]] absl::Status write(std::string* path = nullptr);
+  // write() unless done already, reporting a failure on stderr.
+  void write_once() noexcept;
 
  private:
   enum class outcome : std::uint8_t { ok, timeout, dropped, failed };
