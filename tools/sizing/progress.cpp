@@ -12,8 +12,10 @@ std::string render_bar(double fraction, std::size_t index, std::size_t total, st
                        double seconds_left, int bar_width) {
   const double f = std::clamp(fraction, 0.0, 1.0);
   const int filled = static_cast<int>(std::lround(f * bar_width));
-  std::string bar = "[" + std::string(static_cast<std::size_t>(filled), '#') +
-                    std::string(static_cast<std::size_t>(bar_width - filled), '-') + "]";
+  std::string bar = "[";
+  bar.append(static_cast<std::size_t>(filled), '#');
+  bar.append(static_cast<std::size_t>(bar_width - filled), '-');
+  bar += ']';
   char pct[16];
   std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(std::lround(f * 100)));
   const long left = std::lround(std::max(0.0, seconds_left));

@@ -15,7 +15,8 @@ const size_result* find_size(const std::vector<size_result>& rows, std::size_t s
 }
 
 std::string signed_duration(std::chrono::nanoseconds d) {
-  return (d.count() >= 0 ? "+" : "") + format_duration(d);
+  std::string out = d.count() >= 0 ? "+" : "";
+  return out.append(format_duration(d));
 }
 
 std::string margin_text(double margin_percent) {
@@ -144,12 +145,12 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
               format_duration(at->wait_p99) + " (" +
               signed_duration(at->wait_p99 - ref.wait_p99) + ") vs " + versus +
               std::to_string(ref_size);
-      if (at->size > ref_size) {
-        line += "; " + std::to_string(at->size - ref_size) + " more connection" +
-                (at->size - ref_size == 1 ? "" : "s");
-      } else if (at->size < ref_size) {
-        line += "; " + std::to_string(ref_size - at->size) + " fewer connection" +
-                (ref_size - at->size == 1 ? "" : "s");
+      if (at->size != ref_size) {
+        const std::size_t more = at->size > ref_size ? at->size - ref_size : 0;
+        const std::size_t fewer = at->size < ref_size ? ref_size - at->size : 0;
+        line.append("; ").append(std::to_string(more + fewer));
+        line.append(more ? " more connection" : " fewer connection");
+        if (more + fewer != 1) line += 's';
       }
     } else if (rule.size > cap && cap_is_server_limit) {
       line += "not measured (more than the " + std::to_string(cap) +

@@ -85,7 +85,10 @@ std::string suite_report_text(const suite_usage& u, const suite_run& run,
   out += "activity: " + plural(u.files, "file", "files") + " from " +
          plural(u.processes, "process", "processes") + " in " + run.dir +
          (run.dir_kept ? "" : " (removed afterwards)") + "\n";
-  for (const std::string& p : problems) out += (md ? "\n" : "") + ("left out: " + p) + "\n";
+  for (const std::string& p : problems) {
+    if (md) out += '\n';
+    out.append("left out: ").append(p).append("\n");
+  }
 
   for (const pool_usage& p : u.pools) {
     out += "\n";

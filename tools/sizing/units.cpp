@@ -9,7 +9,11 @@
 namespace sandpool::sizing {
 namespace {
 
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+std::string quoted(std::string_view s) {
+  std::string out = "'";
+  out.append(s).append("'");
+  return out;
+}
 
 // A plain decimal number that takes up the whole text.
 bool read_decimal(std::string_view text, double& out) {
