@@ -26,6 +26,13 @@ inline pool_options manual_options(std::size_t max_size = 2) {
   return o;
 }
 
+// max_size n, all opened by the first maintain().
+inline pool_options warm_options(std::size_t n = 1) {
+  pool_options o = manual_options(n);
+  o.min_idle = n;
+  return o;
+}
+
 struct fixture {
   explicit fixture(pool_options o = manual_options())
       : pool(make(o)) {}

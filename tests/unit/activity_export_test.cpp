@@ -59,8 +59,7 @@ std::vector<std::vector<std::string>> rows_of(const fs::path& file) {
 TEST_CASE("a pool exports each checkout with its test label, in order, when destroyed") {
   export_dir dir;
   {
-    pool_options o = manual_options(1);
-    o.min_idle = 1;
+    pool_options o = warm_options(1);
     o.name = "orders db";
     fixture f(o);
     f.pool.maintain();
@@ -104,8 +103,7 @@ TEST_CASE("a pool exports each checkout with its test label, in order, when dest
 TEST_CASE("a checkout that waits and one that times out are exported as such") {
   export_dir dir;
   {
-    pool_options o = manual_options(1);
-    o.min_idle = 1;
+    pool_options o = warm_options(1);
     o.checkout_timeout = 1s;
     fixture f(o);
     f.pool.maintain();
@@ -134,8 +132,7 @@ TEST_CASE("a pool the program never destroys writes its file at exit") {
   const pid_t child = ::fork();
   REQUIRE(child >= 0);
   if (child == 0) {
-    pool_options o = manual_options(1);
-    o.min_idle = 1;
+    pool_options o = warm_options(1);
     auto p = fake_pool::create(testing::fake_driver{}, o);
     if (!p.ok()) std::_Exit(3);
     auto* leaked = new fake_pool(std::move(*p));  // never deleted, as test pools often are
@@ -158,8 +155,7 @@ TEST_CASE("without the variable a pool writes nothing") {
   export_dir dir;
   ::unsetenv(activity_export_env);
   {
-    pool_options o = manual_options(1);
-    o.min_idle = 1;
+    pool_options o = warm_options(1);
     fixture f(o);
     f.pool.maintain();
     REQUIRE(f.pool.checkout().ok());

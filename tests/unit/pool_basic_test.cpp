@@ -82,8 +82,7 @@ TEST_CASE("metrics track in-use, its high-water mark and the wait histogram") {
 }
 
 TEST_CASE("the wait histogram records how long a waiter waited") {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
+  pool_options o = warm_options(1);
   fixture f(o);
   f.pool.maintain();
   auto held = f.pool.checkout();

@@ -70,8 +70,7 @@ TEST_CASE("connections past max_lifetime are replaced, never handed out") {
 }
 
 TEST_CASE("a connection idle longer than validation_bypass is validated first") {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
+  pool_options o = warm_options(1);
   o.validation_bypass = 500ms;
   fixture f(o);
   f.pool.maintain();
@@ -86,8 +85,7 @@ TEST_CASE("a connection idle longer than validation_bypass is validated first") 
 }
 
 TEST_CASE("a dead idle connection is discarded at checkout and the caller gets a new one") {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
+  pool_options o = warm_options(1);
   o.validation_bypass = 0ms;
   fixture f(o);
   f.pool.maintain();
@@ -109,8 +107,7 @@ TEST_CASE("a dead idle connection is discarded at checkout and the caller gets a
 }
 
 TEST_CASE("validation_bypass zero validates every checkout, even within one clock tick") {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
+  pool_options o = warm_options(1);
   o.validation_bypass = 0ms;
   fixture f(o);
   f.pool.maintain();
@@ -120,8 +117,7 @@ TEST_CASE("validation_bypass zero validates every checkout, even within one cloc
 }
 
 TEST_CASE("a pool shut down while a checkout validates says so, and closes the connection") {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
+  pool_options o = warm_options(1);
   o.validation_bypass = 0ms;
   fixture f(o);
   f.pool.maintain();

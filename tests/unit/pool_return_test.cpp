@@ -10,18 +10,8 @@ using namespace sandpool;
 using namespace sandpool::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-pool_options warm(std::size_t n) {
-  pool_options o = manual_options(n);
-  o.min_idle = n;
-  return o;
-}
-
-}  // namespace
-
 TEST_CASE("a connection returned inside a transaction is rolled back before reuse") {
-  fixture f(warm(1));
+  fixture f(warm_options(1));
   f.pool.maintain();
   {
     auto l = f.pool.checkout();
@@ -41,7 +31,7 @@ TEST_CASE("a connection returned inside a transaction is rolled back before reus
 
 TEST_CASE("a failed transaction and a command in flight are both reset") {
   for (tx_status dirty : {tx_status::in_error, tx_status::active}) {
-    fixture f(warm(1));
+    fixture f(warm_options(1));
     f.pool.maintain();
     { (*f.pool.checkout())->status = dirty; }
     f.pool.maintain();
@@ -51,7 +41,7 @@ TEST_CASE("a failed transaction and a command in flight are both reset") {
 }
 
 TEST_CASE("a broken connection is discarded and replaced, never handed out") {
-  fixture f(warm(1));
+  fixture f(warm_options(1));
   f.pool.maintain();
   { (*f.pool.checkout())->status = tx_status::broken; }
   f.pool.maintain();  // closes it
@@ -67,7 +57,7 @@ TEST_CASE("after a broken return the idle connections are validated before reuse
   // Within validation_bypass a fresh idle connection is normally handed out
   // unchecked; once one came back broken, its idle siblings are suspect (a
   // server restart kills them all), so the next caller gets a live one.
-  fixture f(warm(3));
+  fixture f(warm_options(3));
   f.pool.maintain();
   auto a = f.pool.checkout();
   REQUIRE(a.ok());
@@ -89,7 +79,7 @@ TEST_CASE("after a broken return the idle connections are validated before reuse
 }
 
 TEST_CASE("a discarded lease does not make the idle connections suspect") {
-  fixture f(warm(2));
+  fixture f(warm_options(2));
   f.pool.maintain();
   { f.pool.checkout()->discard(); }
   const int validations = f.server->validations;
@@ -99,7 +89,7 @@ TEST_CASE("a discarded lease does not make the idle connections suspect") {
 }
 
 TEST_CASE("a connection whose reset fails is discarded") {
-  fixture f(warm(1));
+  fixture f(warm_options(1));
   f.pool.maintain();
   {
     auto l = f.pool.checkout();
@@ -114,7 +104,7 @@ TEST_CASE("a connection whose reset fails is discarded") {
 }
 
 TEST_CASE("a lease can be returned once; a second checkin says where it came from") {
-  fixture f(warm(1));
+  fixture f(warm_options(1));
   f.pool.maintain();
   auto l = f.pool.checkout();
   REQUIRE(l.ok());
@@ -132,7 +122,7 @@ TEST_CASE("a lease can be returned once; a second checkin says where it came fro
 }
 
 TEST_CASE("shutdown fails waiters, closes idle connections and reports leases still out") {
-  fixture f(warm(2));
+  fixture f(warm_options(2));
   f.pool.maintain();
   auto held = f.pool.checkout();
   auto other = f.pool.checkout();
@@ -153,7 +143,7 @@ TEST_CASE("shutdown fails waiters, closes idle connections and reports leases st
 }
 
 TEST_CASE("shutdown fails a waiting caller instead of leaving it hanging") {
-  fixture f(warm(1));
+  fixture f(warm_options(1));
   f.pool.maintain();
   auto held = f.pool.checkout();
   absl::Status failure;
@@ -175,7 +165,7 @@ TEST_CASE("a lease outlives its pool and closes its connection when returned") {
   manual_clock clock;
   std::optional<fake_pool::lease_type> survivor;
   {
-    auto pool = fake_pool::create(testing::fake_driver(server), warm(2), clock);
+    auto pool = fake_pool::create(testing::fake_driver(server), warm_options(2), clock);
     REQUIRE(pool.ok());
     pool->maintain();
     survivor.emplace(*pool->checkout());

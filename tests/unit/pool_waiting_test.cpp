@@ -14,18 +14,8 @@ using namespace sandpool;
 using namespace sandpool::test;
 using namespace std::chrono_literals;
 
-namespace {
-
-pool_options one_connection() {
-  pool_options o = manual_options(1);
-  o.min_idle = 1;
-  return o;
-}
-
-}  // namespace
-
 TEST_CASE("fibers waiting for a connection are served first come, first served") {
-  fixture f(one_connection());
+  fixture f(warm_options(1));
   f.pool.maintain();
   auto held = f.pool.checkout();
   REQUIRE(held.ok());
@@ -47,7 +37,7 @@ TEST_CASE("fibers waiting for a connection are served first come, first served")
 }
 
 TEST_CASE("threads waiting for a connection are served first come, first served") {
-  fixture f(one_connection());
+  fixture f(warm_options(1));
   f.pool.maintain();
   auto held = f.pool.checkout();
   REQUIRE(held.ok());
@@ -69,7 +59,7 @@ TEST_CASE("threads waiting for a connection are served first come, first served"
 }
 
 TEST_CASE("a waiting fiber lets the other fibers of its thread run") {
-  fixture f(one_connection());
+  fixture f(warm_options(1));
   f.pool.maintain();
   boost::fibers::fiber holder([&] {
     auto lease = f.pool.checkout();
@@ -84,7 +74,7 @@ TEST_CASE("a waiting fiber lets the other fibers of its thread run") {
 }
 
 TEST_CASE("a checkout times out after checkout_timeout with live counts and the holder") {
-  fixture f(one_connection());
+  fixture f(warm_options(1));
   f.pool.maintain();
   auto held = f.pool.checkout();  // the line the message must name
   REQUIRE(held.ok());
@@ -122,7 +112,7 @@ TEST_CASE("a real-clock waiter times out on its own") {
 }
 
 TEST_CASE("under sustained overload, waiters older than 2x queue_target are shed") {
-  pool_options o = one_connection();
+  pool_options o = warm_options(1);
   o.queue_target = 50ms;
   o.queue_interval = 1s;
   o.checkout_timeout = 30s;
@@ -161,7 +151,7 @@ TEST_CASE("under sustained overload, waiters older than 2x queue_target are shed
 }
 
 TEST_CASE("a pool that serves within the target sheds nobody, however long one waits") {
-  pool_options o = one_connection();
+  pool_options o = warm_options(1);
   o.queue_target = 50ms;
   o.queue_interval = 1s;
   o.checkout_timeout = 30s;
