@@ -11,14 +11,8 @@
 
 namespace sandpool::test {
 
-inline pool_options warm_options(std::size_t n = 3) {
-  pool_options o = manual_options(n);
-  o.min_idle = n;
-  return o;
-}
-
 struct owned_fixture {
-  explicit owned_fixture(ownership_options own = {}, pool_options o = warm_options())
+  explicit owned_fixture(ownership_options own = {}, pool_options o = warm_options(3))
       : pool(make(o, std::move(own))) {
     pool.maintain();
   }

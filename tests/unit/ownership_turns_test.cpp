@@ -50,7 +50,7 @@ TEST_CASE("the holder of a turn may ask again without deadlocking") {
 }
 
 TEST_CASE("a turn wait that times out names the holder, how long and where") {
-  pool_options o = warm_options();
+  pool_options o = warm_options(3);
   o.checkout_timeout = 2s;
   owned_fixture f({}, o);
   REQUIRE(f.own().set_mode(manual_mode{}).ok());
