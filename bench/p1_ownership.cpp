@@ -11,12 +11,12 @@
 #include <thread>
 
 #include "ratio_reporter.hpp"
+#include "sandpool/fake/driver.hpp"
 #include "sandpool/pool.hpp"
-#include "sandpool/testing/fake_driver.hpp"
 
 namespace {
 
-using pool_type = sandpool::basic_pool<sandpool::testing::fake_driver>;
+using pool_type = sandpool::basic_pool<sandpool::fake::driver>;
 
 // A thread that checks out and stays alive as an owner until told to stop.
 class standing_owner {
@@ -58,7 +58,7 @@ pool_type make_pool() {
   o.queue_interval = std::chrono::seconds(20);
   sandpool::ownership_options own;
   own.ownership_timeout = sandpool::infinite;
-  auto p = pool_type::create(sandpool::testing::fake_driver{}, o, {}, own);
+  auto p = pool_type::create(sandpool::fake::driver{}, o, {}, own);
   while (p->metrics().idle != 4) std::this_thread::yield();
   return std::move(*p);
 }

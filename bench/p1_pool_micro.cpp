@@ -17,8 +17,8 @@
 
 #include "mutex_pool.hpp"
 #include "ratio_reporter.hpp"
+#include "sandpool/fake/driver.hpp"
 #include "sandpool/pool.hpp"
-#include "sandpool/testing/fake_driver.hpp"
 
 namespace {
 
@@ -26,7 +26,7 @@ using sandpool::bench::mutex_pool;
 
 struct sandpool_subject {
   static constexpr const char* name = "sandpool";
-  using pool_type = sandpool::basic_pool<sandpool::testing::fake_driver>;
+  using pool_type = sandpool::basic_pool<sandpool::fake::driver>;
   explicit sandpool_subject(std::size_t size) : pool(make(size)) {
     while (pool.metrics().idle != size) std::this_thread::yield();  // warm
   }
@@ -36,7 +36,7 @@ struct sandpool_subject {
     o.min_idle = size;
     o.queue_target = std::chrono::seconds(10);  // measure the pool, not shedding
     o.queue_interval = std::chrono::seconds(20);
-    return std::move(*pool_type::create(sandpool::testing::fake_driver{}, o));
+    return std::move(*pool_type::create(sandpool::fake::driver{}, o));
   }
   void cycle() {
     auto lease = pool.checkout();

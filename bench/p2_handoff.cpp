@@ -41,13 +41,13 @@
 
 #include "p3_harness.hpp"
 #include "run_settings.hpp"
+#include "sandpool/fake/driver.hpp"
 #include "sandpool/pool.hpp"
-#include "sandpool/testing/fake_driver.hpp"
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using pool_type = sandpool::basic_pool<sandpool::testing::fake_driver>;
+using pool_type = sandpool::basic_pool<sandpool::fake::driver>;
 using sandpool::bench::median;
 
 constexpr const char* usage =
@@ -104,7 +104,7 @@ pool_type make_pool() {
   // Hand-offs are measured, not shedding: overload control is off.
   o.queue_target = sandpool::infinite;
   o.queue_interval = sandpool::infinite;
-  auto p = pool_type::create(sandpool::testing::fake_driver{}, o);
+  auto p = pool_type::create(sandpool::fake::driver{}, o);
   if (!p.ok()) fail(p.status().ToString());
   while (p->metrics().idle != 1) std::this_thread::yield();
   return std::move(*p);

@@ -33,9 +33,9 @@
 #include <string_view>
 #include <vector>
 
-#include "sandpool/cleanup.hpp"
-#include "sandpool/sandbox.hpp"
+#include "sandpool/sandbox/sandbox.hpp"
 #include "sandpool/sandpool.hpp"
+#include "sandpool/testing/cleanup.hpp"
 
 namespace {
 

@@ -38,13 +38,13 @@
 
 #include "p3_harness.hpp"
 #include "run_settings.hpp"
+#include "sandpool/fake/driver.hpp"
 #include "sandpool/pool.hpp"
-#include "sandpool/testing/fake_driver.hpp"
 
 namespace {
 
 using clock_type = std::chrono::steady_clock;
-using pool_type = sandpool::basic_pool<sandpool::testing::fake_driver>;
+using pool_type = sandpool::basic_pool<sandpool::fake::driver>;
 using ms = std::chrono::duration<double, std::milli>;
 using sandpool::bench::median;
 
@@ -100,7 +100,7 @@ pool_type make_pool(bool codel) {
     o.queue_target = sandpool::infinite;
     o.queue_interval = sandpool::infinite;
   }
-  auto p = pool_type::create(sandpool::testing::fake_driver{}, o);
+  auto p = pool_type::create(sandpool::fake::driver{}, o);
   if (!p.ok()) fail(p.status().ToString());
   while (p->metrics().idle != pool_size) std::this_thread::yield();
   return std::move(*p);

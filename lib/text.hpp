@@ -1,4 +1,4 @@
-// Text helpers shared by the libpq driver's sources. The character tests are
+// Text helpers shared by the library's sources (driver, sandbox, cleanup). The character tests are
 // locale-independent on purpose: connection strings and SQL keywords are
 // ASCII, and a redaction that depended on the locale could miss a password.
 // Debian's Abseil has its own string_view type (not std::string_view), so
@@ -12,7 +12,7 @@
 
 #include "absl/strings/string_view.h"
 
-namespace sandpool::pq::text {
+namespace sandpool::text {
 
 inline bool is_space(char c) {
   return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
@@ -54,4 +54,4 @@ inline std::string_view from_absl(absl::string_view s) noexcept {
   return std::string_view(s.data(), s.size());
 }
 
-}  // namespace sandpool::pq::text
+}  // namespace sandpool::text

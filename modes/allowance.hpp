@@ -8,7 +8,9 @@
 
 #include <optional>
 
-#include "sandpool/route.hpp"
+#include "sandpool/ownership/route.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::modes {
 
@@ -24,3 +26,5 @@ struct allowance {
 };
 
 }  // namespace sandpool::modes
+
+#pragma GCC visibility pop

@@ -4,11 +4,13 @@
 #pragma once
 
 #include <chrono>
-#include <source_location>
 #include <string_view>
 
 #include "absl/status/statusor.h"
-#include "sandpool/route.hpp"
+#include "sandpool/core/source_location.hpp"
+#include "sandpool/ownership/route.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::modes {
 
@@ -22,7 +24,7 @@ struct auto_mode {
   // Checks a fresh lease out of the core. Thread-safe.
   template <class Lease, class Core>
   static absl::StatusOr<Lease> checkout(Core& core, std::chrono::nanoseconds timeout,
-                                        std::source_location site) {
+                                        source_location site) {
     auto slot = core.acquire(timeout, site);
     if (!slot.ok()) return slot.status();
     return Lease(&core, *slot, site);
@@ -30,3 +32,5 @@ struct auto_mode {
 };
 
 }  // namespace sandpool::modes
+
+#pragma GCC visibility pop

@@ -4,7 +4,9 @@
 
 #include <string_view>
 
-#include "sandpool/route.hpp"
+#include "sandpool/ownership/route.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::modes {
 
@@ -15,3 +17,5 @@ struct manual_mode {
 };
 
 }  // namespace sandpool::modes
+
+#pragma GCC visibility pop

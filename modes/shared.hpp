@@ -5,7 +5,9 @@
 
 #include <string_view>
 
-#include "sandpool/route.hpp"
+#include "sandpool/ownership/route.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::modes {
 
@@ -17,3 +19,5 @@ struct shared_mode {
 };
 
 }  // namespace sandpool::modes
+
+#pragma GCC visibility pop

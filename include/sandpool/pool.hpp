@@ -6,22 +6,29 @@
 // destroying it checks every owner in and shuts the pool down without
 // waiting; leases still out stay valid until they are returned (their
 // connections are then closed).
+//
+// basic_pool is generic over the driver (the fake driver in unit tests);
+// sandpool::pool is the pool over libpq. This header assembles the core and
+// the ownership layer; the sandbox and testing layers build on it.
 #pragma once
 
 #include <chrono>
 #include <memory>
-#include <source_location>
 
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
-#include "sandpool/clock.hpp"
-#include "sandpool/detail/core.hpp"
-#include "sandpool/driver.hpp"
-#include "sandpool/lease.hpp"
-#include "sandpool/metrics.hpp"
-#include "sandpool/modes/auto.hpp"
-#include "sandpool/options.hpp"
-#include "sandpool/ownership.hpp"
+#include "modes/auto.hpp"
+#include "sandpool/core/clock.hpp"
+#include "sandpool/core/detail/core.hpp"
+#include "sandpool/core/driver.hpp"
+#include "sandpool/core/lease.hpp"
+#include "sandpool/core/metrics.hpp"
+#include "sandpool/core/options.hpp"
+#include "sandpool/core/source_location.hpp"
+#include "sandpool/ownership/ownership.hpp"
+#include "sandpool/pq/driver.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool {
 
@@ -84,12 +91,12 @@ class basic_pool {
   // mode, the caller has no connection: the message lists the ways to get
   // one), and the ownership errors of basic_ownership::lease().
   [[nodiscard]] absl::StatusOr<lease_type> checkout(
-      std::source_location site = std::source_location::current()) {
+      source_location site = source_location::current()) {
     return checkout(core_->options().checkout_timeout, site);
   }
   [[nodiscard]] absl::StatusOr<lease_type> checkout(
       std::chrono::nanoseconds timeout,
-      std::source_location site = std::source_location::current()) {
+      source_location site = source_location::current()) {
     if (own_->trivial()) return modes::auto_mode::checkout<lease_type>(*core_, timeout, site);
     return own_->lease(timeout, site);
   }
@@ -126,4 +133,10 @@ class basic_pool {
   std::shared_ptr<ownership_type> own_;
 };
 
+// The pool over libpq, and its lease.
+using pool = basic_pool<pq::driver>;
+using lease = pool::lease_type;
+
 }  // namespace sandpool
+
+#pragma GCC visibility pop

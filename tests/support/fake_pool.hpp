@@ -11,12 +11,12 @@
 
 #include <boost/fiber/operations.hpp>
 
+#include "sandpool/fake/driver.hpp"
 #include "sandpool/pool.hpp"
-#include "sandpool/testing/fake_driver.hpp"
 
 namespace sandpool::test {
 
-using fake_pool = basic_pool<testing::fake_driver, manual_clock>;
+using fake_pool = basic_pool<fake::driver, manual_clock>;
 
 inline pool_options manual_options(std::size_t max_size = 2) {
   pool_options o;
@@ -38,7 +38,7 @@ struct fixture {
       : pool(make(o)) {}
 
   fake_pool make(pool_options o) {
-    auto p = fake_pool::create(testing::fake_driver(server), o, clock);
+    auto p = fake_pool::create(fake::driver(server), o, clock);
     REQUIRE(p.ok());
     return std::move(*p);
   }
@@ -52,7 +52,7 @@ struct fixture {
   }
 
   manual_clock clock;
-  std::shared_ptr<testing::fake_server> server = std::make_shared<testing::fake_server>();
+  std::shared_ptr<fake::server> server = std::make_shared<fake::server>();
   fake_pool pool;
 };
 

@@ -17,7 +17,7 @@ struct owned_fixture {
     pool.maintain();
   }
   fake_pool make(pool_options o, ownership_options own) {
-    auto p = fake_pool::create(testing::fake_driver(server), o, clock, std::move(own));
+    auto p = fake_pool::create(fake::driver(server), o, clock, std::move(own));
     REQUIRE(p.ok());
     return std::move(*p);
   }
@@ -31,7 +31,7 @@ struct owned_fixture {
   static void in_fiber(const std::function<void()>& f) { boost::fibers::fiber(f).join(); }
 
   manual_clock clock;
-  std::shared_ptr<testing::fake_server> server = std::make_shared<testing::fake_server>();
+  std::shared_ptr<fake::server> server = std::make_shared<fake::server>();
   fake_pool pool;
 };
 

@@ -22,7 +22,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
-#include "sandpool/owner.hpp"
+#include "sandpool/ownership/owner.hpp"
 
 namespace sandpool::test::model {
 

@@ -15,7 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ownership_model.hpp"
-#include "sandpool/ownership_options.hpp"
+#include "sandpool/ownership/options.hpp"
 
 namespace sandpool::test::model {
 

@@ -12,7 +12,7 @@
 #include <string>
 
 #include "pg_env.hpp"
-#include "sandpool/sandbox.hpp"
+#include "sandpool/sandbox/sandbox.hpp"
 #include "sandpool/sandpool.hpp"
 
 namespace sandpool::test {

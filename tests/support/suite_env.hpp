@@ -13,10 +13,10 @@
 #include <stdexcept>
 #include <string>
 
-#include "sandpool/sandbox.hpp"
+#include "sandpool/sandbox/sandbox.hpp"
+#include "sandpool/sandbox/unboxed.hpp"
 #include "sandpool/sandpool.hpp"
 #include "sandpool/testing/suite.hpp"
-#include "sandpool/unboxed.hpp"
 
 namespace sandpool::test {
 

@@ -1,5 +1,5 @@
 // Reading the activity files pools write when SANDPOOL_METRICS_EXPORT is set
-// (format v1, see sandpool/activity.hpp): a comment header naming the pool,
+// (format v1, see sandpool/core/activity.hpp): a comment header naming the pool,
 // its max_size and the process, a column line, then one tab-separated line
 // per checkout. It owns the rule that a file is taken whole or refused with
 // its path, the line and what is wrong: a half-read file would understate

@@ -19,7 +19,7 @@
 #include <boost/fiber/fss.hpp>
 #include <boost/fiber/operations.hpp>
 
-#include "sandpool/sandbox.hpp"
+#include "sandpool/sandbox/sandbox.hpp"
 #include "workload.hpp"
 
 namespace sandpool::sizing {

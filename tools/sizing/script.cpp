@@ -9,7 +9,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "sandpool/sandbox_statement.hpp"
+#include "sandpool/sandbox/statement.hpp"
 
 namespace sandpool::sizing {
 

@@ -14,7 +14,7 @@
 #include <system_error>
 
 #include "activity_file.hpp"
-#include "sandpool/activity.hpp"
+#include "sandpool/core/activity.hpp"
 #include "suite_report.hpp"
 #include "suite_usage.hpp"
 

@@ -70,7 +70,7 @@ std::string outcome_text(const suite_run& run) {
 std::string no_activity_message(const suite_run& run) {
   return outcome_text(run) + ", and no pool exported activity to " + run.dir +
          ". Was the program built against a sandpool with activity export "
-         "(sandpool/activity.hpp), did it create a pool, and did the pool get destroyed "
+         "(sandpool/core/activity.hpp), did it create a pool, and did the pool get destroyed "
          "before the process ended (a pool still alive at exit, or a crash, writes nothing)? "
          "A command that runs its tests elsewhere (ssh, a container) must pass "
          "SANDPOOL_METRICS_EXPORT on.";

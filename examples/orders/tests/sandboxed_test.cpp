@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "../app/orders.hpp"
-#include "sandpool/spawn.hpp"
+#include "sandpool/ownership/spawn.hpp"
 #include "sandpool/testing/doctest.hpp"
 #include "test_pool.hpp"
 

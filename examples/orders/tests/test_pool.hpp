@@ -17,10 +17,10 @@
 #include <string>
 
 #include "../app/orders.hpp"
-#include "sandpool/sandbox.hpp"
+#include "sandpool/sandbox/sandbox.hpp"
+#include "sandpool/sandbox/unboxed.hpp"
 #include "sandpool/sandpool.hpp"
 #include "sandpool/testing/suite.hpp"
-#include "sandpool/unboxed.hpp"
 
 namespace orders::test {
 

@@ -22,9 +22,11 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "sandpool/driver.hpp"
+#include "sandpool/core/driver.hpp"
 #include "sandpool/pq/result.hpp"
 #include "sandpool/pq/statement_hook.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::pq {
 
@@ -173,3 +175,5 @@ class connection {
 };
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

@@ -11,8 +11,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "sandpool/driver.hpp"
+#include "sandpool/core/driver.hpp"
 #include "sandpool/pq/connection.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::pq {
 
@@ -70,3 +72,5 @@ class driver {
 };
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

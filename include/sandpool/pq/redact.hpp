@@ -9,6 +9,8 @@
 #include <string>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
 namespace sandpool::pq {
 
 // Returns conninfo with every password value replaced by `***`. Understands
@@ -30,3 +32,5 @@ namespace sandpool::pq {
 [[nodiscard]] std::string redact_sql(std::string_view sql);
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

@@ -8,6 +8,8 @@
 #include <cstdint>
 #include <string_view>
 
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
 namespace sandpool::pq {
 
 class result {
@@ -56,3 +58,5 @@ class result {
 };
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

@@ -9,6 +9,8 @@
 
 #include "absl/status/status.h"
 
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
 namespace sandpool::pq {
 
 // Type URL of the payload that holds the SQLSTATE (the payload is the code).
@@ -40,3 +42,5 @@ inline constexpr std::string_view sqlstate_type_url = "sandpool/sqlstate";
 [[nodiscard]] absl::StatusCode code_for_sqlstate(std::string_view sqlstate);
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

@@ -13,6 +13,8 @@
 #include "absl/status/statusor.h"
 #include "sandpool/pq/result.hpp"
 
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
 namespace sandpool::pq {
 
 class connection;
@@ -42,3 +44,5 @@ class statement_hook {
 };
 
 }  // namespace sandpool::pq
+
+#pragma GCC visibility pop

@@ -29,8 +29,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "sandpool/activity.hpp"
+#include "sandpool/core/activity.hpp"
 #include "sandpool/testing/suite.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::testing {
 
@@ -56,7 +58,7 @@ class run_end_listener : public doctest::IReporter {
   }
   void report_query(const doctest::QueryData&) override {}
   void test_run_start() override {}
-  // Names the running test in exported activity (sandpool/activity.hpp).
+  // Names the running test in exported activity (sandpool/core/activity.hpp).
   void test_case_start(const doctest::TestCaseData& t) override {
     std::string label = t.m_test_suite != nullptr && *t.m_test_suite != '\0'
                             ? std::string(t.m_test_suite) + "/"
@@ -114,3 +116,5 @@ class db_case {
 };
 
 }  // namespace sandpool::testing
+
+#pragma GCC visibility pop

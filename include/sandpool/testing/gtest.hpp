@@ -25,8 +25,10 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
-#include "sandpool/activity.hpp"
+#include "sandpool/core/activity.hpp"
 #include "sandpool/testing/suite.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::testing {
 
@@ -73,3 +75,5 @@ class db_test : public ::testing::Test {
 };
 
 }  // namespace sandpool::testing
+
+#pragma GCC visibility pop

@@ -24,8 +24,10 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/cord.h"
-#include "sandpool/cleanup.hpp"
-#include "sandpool/sandpool.hpp"
+#include "sandpool/pool.hpp"
+#include "sandpool/testing/cleanup.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::testing {
 
@@ -217,3 +219,5 @@ class suite {
 };
 
 }  // namespace sandpool::testing
+
+#pragma GCC visibility pop

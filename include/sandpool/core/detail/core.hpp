@@ -1,0 +1,313 @@
+// The pool core: slots, the intrusive LIFO idle list and the FIFO of
+// waiters, generic over a driver and a clock. It knows nothing about
+// ownership or SQL. Invariants, all guarded by lock_:
+//  - a slot is on idle_ exactly when its state is idle;
+//  - a waiter is on waiters_ exactly until it is granted a slot or failed;
+//  - in_use_ counts slots in state leased; open_ counts slots holding a
+//    connection; connecting_ counts slots in state connecting.
+// The checkout fast path takes the lock once, pops the idle head and does no
+// I/O and no allocation. Connecting, resetting and closing run in maintain(),
+// outside the lock, on the housekeeping thread (or when a test calls it).
+#pragma once
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/fiber.hpp>
+#include <boost/intrusive/list.hpp>
+
+#include "absl/status/statusor.h"
+#include "sandpool/core/clock.hpp"
+#include "sandpool/core/detail/activity_recorder.hpp"
+#include "sandpool/core/detail/codel.hpp"
+#include "sandpool/core/detail/deadline.hpp"
+#include "sandpool/core/detail/fiber_notify.hpp"
+#include "sandpool/core/detail/histogram.hpp"
+#include "sandpool/core/detail/messages.hpp"
+#include "sandpool/core/detail/sizing.hpp"
+#include "sandpool/core/detail/slot.hpp"
+#include "sandpool/core/detail/spinlock.hpp"
+#include "sandpool/core/detail/waiter.hpp"
+#include "sandpool/core/driver.hpp"
+#include "sandpool/core/metrics.hpp"
+#include "sandpool/core/options.hpp"
+#include "sandpool/core/source_location.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
+namespace sandpool::detail {
+
+template <driver Driver, class Clock>
+class core {
+ public:
+  using connection = typename Driver::connection;
+  using clock_type = Clock;
+  using time_point = typename Clock::time_point;
+  using slot_type = slot<connection, time_point>;
+  using waiter_type = waiter<slot_type, time_point>;
+  using lock_type = std::unique_lock<spinlock>;
+
+  core(Driver d, pool_options o, Clock c)
+      : driver_(std::move(d)),
+        options_(std::move(o)),
+        clock_(std::move(c)),
+        slots_(std::make_unique<slot_type[]>(options_.max_size)),
+        rng_(std::random_device{}()),
+        codel_(options_.queue_target, options_.queue_interval, clock_.now()),
+        activity_(activity_recorder::from_environment(options_.name, options_.max_size)) {
+    watch_fiber_scheduler();
+    if (options_.housekeeper == housekeeping::thread)
+      housekeeper_ = std::thread([this] { housekeeping_thread(); });
+  }
+  core(const core&) = delete;
+  core& operator=(const core&) = delete;
+
+  const pool_options& options() const noexcept { return options_; }
+  const Driver& driver_ref() const noexcept { return driver_; }
+  const Clock& clock() const noexcept { return clock_; }
+
+  // Hands the caller a leased slot: from the idle list if one is there,
+  // otherwise after queueing FIFO until one is returned or opened.
+  absl::StatusOr<slot_type*> acquire(std::chrono::nanoseconds timeout,
+                                     source_location site) {
+    if (activity_ == nullptr) [[likely]]
+      return take(timeout, site);
+    activity_stamp stamp{activity_recorder::now_ns(), 0, activity_recorder::current_label()};
+    absl::StatusOr<slot_type*> s = take(timeout, site);
+    stamp.granted_ns = activity_recorder::now_ns();
+    if (s.ok()) {
+      (*s)->activity = stamp;
+    } else {
+      activity_->failed(stamp, stamp.granted_ns, s.status());
+    }
+    return s;
+  }
+
+  // The session state of a leased slot's connection, without I/O.
+  tx_status status_of(const slot_type* s) const noexcept {
+    return driver_.transaction_status(*s->conn);
+  }
+  // Asks the server to cancel the command running on a leased slot.
+  absl::Status cancel(slot_type* s) { return driver_.cancel(*s->conn); }
+
+  // Takes a leased slot back. A clean connection goes to the first waiter
+  // or the idle head; a dirty or broken one is left for housekeeping, so the
+  // next caller never gets it dirty and the returning caller does no I/O.
+  void release(slot_type* s, bool discard = false) noexcept {
+    const tx_status status = discard ? tx_status::broken : driver_.transaction_status(*s->conn);
+    if (activity_ != nullptr) [[unlikely]]
+      activity_->returned(s->activity, activity_recorder::now_ns());
+    const time_point now = clock_.now();
+    lock_type lk(lock_);
+    --in_use_;
+    if (closed_) return release_after_close(lk, *s);
+    if (status != tx_status::idle) {
+      s->state = status == tx_status::broken ? slot_state::doomed : slot_state::dirty;
+      if (status == tx_status::broken && !discard) distrust_idle();
+      wake_housekeeper();
+    } else if (now - s->created > options_.max_lifetime) {
+      doom(*s);
+    } else {
+      s->last_used = now;
+      make_available(*s, now);
+    }
+  }
+
+  // One round of housekeeping; returns when the next round is due. Under
+  // housekeeping::manual it also runs the hosted tasks.
+  time_point maintain() {
+    time_point due = maintain_pool();
+    if (options_.housekeeper == housekeeping::manual) {
+      std::vector<task> tasks;
+      {
+        lock_type lk(lock_);
+        tasks = tasks_;
+      }
+      for (task& t : tasks) due = std::min(due, t(clock_.now()));
+    }
+    return due;
+  }
+
+  // Timed housekeeping hosted beside the pool's own (the ownership reaper):
+  // runs one round at `now` and returns when it is next due.
+  using task = std::function<time_point(time_point now)>;
+
+  // Runs `t` as its own fiber on the housekeeping thread until shutdown, or
+  // in every maintain() under housekeeping::manual. Thread-safe.
+  void host(task t) {
+    lock_type lk(lock_);
+    tasks_.push_back(std::move(t));
+    wake_housekeeper();
+  }
+  // Makes hosted tasks and housekeeping re-check their deadlines now.
+  void wake() noexcept {
+    lock_type lk(lock_);
+    wake_housekeeper();
+  }
+
+  // Stops checkouts, fails waiters, closes idle connections and waits up to
+  // `grace` for outstanding leases. Idempotent.
+  absl::Status shutdown(std::chrono::nanoseconds grace);
+
+  // Called by the owning handle's destructor: the core outlives the handle
+  // while leases are out and deletes itself when the last one returns.
+  static void orphan(core* c) noexcept;
+
+  sandpool::metrics snapshot() const;
+
+ private:
+  struct work {
+    std::vector<slot_type*> close, reset, connect;
+  };
+
+  // acquire() without activity export.
+  absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site) {
+    const time_point now = clock_.now();
+    lock_type lk(lock_);
+    if (closed_) return pool_closed_error(options_.name);
+    while (!idle_.empty()) {
+      slot_type& s = idle_.front();
+      idle_.pop_front();
+      if (now - s.created > options_.max_lifetime) {
+        doom(s);
+        continue;
+      }
+      lease(s, now, site);
+      // Zero means "always validate": a coarse clock can read the same
+      // instant at checkin and checkout.
+      if (!s.suspect && options_.validation_bypass > std::chrono::nanoseconds::zero() &&
+          now - s.last_used <= options_.validation_bypass) {
+        served(std::chrono::nanoseconds::zero());
+        return &s;
+      }
+      // Idle past the bypass window: check it is alive, outside the lock.
+      s.suspect = false;
+      lk.unlock();
+      const absl::Status alive = driver_.validate(*s.conn);
+      lk.lock();
+      if (alive.ok()) {
+        served(std::chrono::nanoseconds::zero());
+        return &s;
+      }
+      --in_use_;
+      ++validation_failures_;
+      distrust_idle();
+      if (closed_) {  // shut down while we validated: no queue to join
+        std::string name = options_.name;  // the core may be gone after the next call
+        release_after_close(lk, s);
+        return pool_closed_error(name);
+      }
+      doom(s);
+    }
+    if (closed_) return pool_closed_error(options_.name);
+    return wait(lk, now, timeout, site);
+  }
+
+  time_point maintain_pool();
+  void run_hosted(task t);
+  absl::StatusOr<slot_type*> wait(lock_type& lk, time_point now,
+                                  std::chrono::nanoseconds timeout, source_location site);
+  void collect(time_point now, work& w);
+  void fail_waiters(time_point now);
+  time_point next_due(time_point now) const;
+  void release_after_close(lock_type& lk, slot_type& s) noexcept;
+  void housekeeping_thread();
+  void stop_housekeeper();
+  void close_all_unleased();
+
+  void lease(slot_type& s, time_point now, source_location site) noexcept {
+    s.state = slot_state::leased;
+    s.leased_at = now;
+    s.site = site;
+    ++in_use_;
+    max_in_use_ = std::max(max_in_use_, in_use_);
+  }
+  void served(std::chrono::nanoseconds delay) noexcept {
+    ++checkouts_;
+    wait_hist_.record(delay);
+    codel_.served(delay);
+  }
+  void make_available(slot_type& s, time_point now) noexcept {
+    if (waiters_.empty()) {
+      s.state = slot_state::idle;
+      idle_.push_front(s);
+      return;
+    }
+    waiter_type& w = waiters_.front();
+    waiters_.pop_front();
+    lease(s, now, w.site);
+    served(now - w.enqueued);
+    w.granted = &s;
+    // Notified under the lock: the waiter cannot return (and destroy its cv)
+    // before it re-acquires the lock.
+    detail::notify_all(w.cv);
+  }
+  // A connection was found broken: the idle ones may share its fate.
+  void distrust_idle() noexcept {
+    for (slot_type& s : idle_) s.suspect = true;
+  }
+  void doom(slot_type& s) noexcept {
+    s.state = slot_state::doomed;
+    wake_housekeeper();
+  }
+  void wake_housekeeper() noexcept {
+    hk_pending_ = true;
+    detail::notify_all(hk_cv_);  // the maintenance fiber and hosted task fibers
+  }
+  pool_snapshot counts() const noexcept {
+    return {options_.name, open_,       in_use_, idle_.size(), waiters_.size(),
+            connecting_,   options_.max_size};
+  }
+  const slot_type* longest_held() const noexcept {
+    const slot_type* best = nullptr;
+    for (std::size_t i = 0; i < options_.max_size; ++i) {
+      const slot_type& s = slots_[i];
+      if (s.state == slot_state::leased && (!best || s.leased_at < best->leased_at)) best = &s;
+    }
+    return best;
+  }
+
+  Driver driver_;
+  const pool_options options_;
+  Clock clock_;
+  mutable spinlock lock_;
+  std::unique_ptr<slot_type[]> slots_;
+  boost::intrusive::list<slot_type> idle_;     // LIFO: warm connections first
+  boost::intrusive::list<waiter_type> waiters_;  // FIFO
+  std::size_t open_ = 0, in_use_ = 0, connecting_ = 0, blocked_ = 0, max_in_use_ = 0;
+  bool closed_ = false, orphaned_ = false;
+  // Reconnect backoff is pool-wide: one failing server, one schedule.
+  unsigned connect_failures_in_row_ = 0;
+  time_point retry_at_{};
+  absl::Status last_connect_error_;
+  std::minstd_rand rng_;
+  codel<time_point> codel_;
+  histogram wait_hist_;
+  // Null unless SANDPOOL_METRICS_EXPORT is set (sandpool/core/activity.hpp).
+  std::unique_ptr<activity_recorder> activity_;
+  std::uint64_t checkouts_ = 0, timeouts_ = 0, drops_ = 0, connects_ = 0,
+                connect_failures_ = 0, discarded_ = 0, resets_ = 0, validation_failures_ = 0;
+  // Wakes shutdown() and orphan() as leases return and waiters leave.
+  boost::fibers::condition_variable_any drained_cv_;
+  // Housekeeping thread.
+  boost::fibers::condition_variable_any hk_cv_;
+  bool hk_pending_ = true;  // warm-up runs at start
+  bool hk_stop_ = false;
+  std::vector<task> tasks_;
+  std::size_t tasks_started_ = 0;  // hosted tasks running as fibers
+  std::thread housekeeper_;
+};
+
+}  // namespace sandpool::detail
+
+#include "sandpool/core/detail/core_maintain.hpp"
+#include "sandpool/core/detail/core_shutdown.hpp"
+
+#pragma GCC visibility pop

@@ -1,0 +1,210 @@
+// The core's waiting and housekeeping paths: queueing a caller, expiring and
+// shedding waiters, and the maintain() round that closes, resets and opens
+// connections outside the lock. Included by core.hpp only.
+#pragma once
+
+// The parent first, so this file also compiles alone; when the parent
+// includes this file at its end, the parent's #pragma once makes this a no-op.
+#include "sandpool/core/detail/core.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
+namespace sandpool::detail {
+
+template <driver Driver, class Clock>
+auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanoseconds timeout,
+                               source_location site) -> absl::StatusOr<slot_type*> {
+  watch_fiber_scheduler();
+  waiter_type w;
+  w.enqueued = now;
+  w.deadline = saturating_add(now, timeout);
+  w.site = site;
+  waiters_.push_back(w);
+  ++blocked_;
+  wake_housekeeper();  // it may open a connection for this waiter
+  while (!w.done()) {
+    if constexpr (manual_time<Clock>) {
+      // Manual time cannot block on real time: maintain() expires us.
+      w.cv.wait(lk);
+    } else if (w.cv.wait_until(lk, steady_deadline<Clock>(w.deadline)) ==
+                   boost::fibers::cv_status::timeout &&
+               !w.done()) {
+      const time_point t = clock_.now();
+      waiters_.erase(waiters_.iterator_to(w));
+      ++timeouts_;
+      const slot_type* h = longest_held();
+      holder longest{h ? h->site : source_location{}, h ? t - h->leased_at : t - t};
+      w.failure = checkout_timeout_error(counts(), t - w.enqueued, last_connect_error_,
+                                         h ? &longest : nullptr);
+    }
+  }
+  --blocked_;
+  if (closed_) detail::notify_all(drained_cv_);
+  if (w.granted != nullptr) return w.granted;
+  return w.failure;
+}
+
+// Expires waiters past their deadline and, while overloaded, sheds those
+// older than twice the queue target. Under the lock.
+template <driver Driver, class Clock>
+void core<Driver, Clock>::fail_waiters(time_point now) {
+  codel_.tick(now, waiters_.empty() ? std::chrono::nanoseconds::zero()
+                                    : now - waiters_.front().enqueued);
+  for (auto it = waiters_.begin(); it != waiters_.end();) {
+    waiter_type& w = *it;
+    const auto waited = now - w.enqueued;
+    const bool expired = now >= w.deadline;
+    // While nothing is open and connects fail, the queue stands because the
+    // server is unreachable, not because of load: waiters then time out with
+    // the connect error instead of being shed as "overloaded".
+    const bool outage = open_ == 0 && connect_failures_in_row_ > 0;
+    if (!expired && !(codel_.overloaded() && !outage && waited > codel_.drop_after())) {
+      ++it;
+      continue;
+    }
+    it = waiters_.erase(it);  // first, so the counts quoted exclude this waiter
+    if (expired) {
+      ++timeouts_;
+      const slot_type* h = longest_held();
+      holder longest{h ? h->site : source_location{}, h ? now - h->leased_at : waited};
+      w.failure = checkout_timeout_error(counts(), waited, last_connect_error_,
+                                         h ? &longest : nullptr);
+    } else {
+      ++drops_;
+      w.failure = checkout_dropped_error(counts(), waited, codel_.target(), codel_.interval(),
+                                         last_connect_error_);
+    }
+    detail::notify_all(w.cv);
+  }
+}
+
+// Claims the work of one round: slots to close, reset and open. Under the lock.
+template <driver Driver, class Clock>
+void core<Driver, Clock>::collect(time_point now, work& w) {
+  std::size_t idle_left = idle_.size();
+  for (std::size_t i = 0; i < options_.max_size; ++i) {
+    slot_type& s = slots_[i];
+    if (s.state == slot_state::doomed) {
+      s.state = slot_state::closing;
+      w.close.push_back(&s);
+    } else if (s.state == slot_state::dirty) {
+      s.state = slot_state::resetting;
+      w.reset.push_back(&s);
+    } else if (s.state == slot_state::idle) {
+      const bool expired = now - s.created > options_.max_lifetime;
+      const bool unused = now - s.last_used > options_.idle_timeout && idle_left > options_.min_idle;
+      if (expired || unused) {
+        idle_.erase(idle_.iterator_to(s));
+        --idle_left;
+        s.state = slot_state::closing;
+        w.close.push_back(&s);
+      }
+    }
+  }
+  fail_waiters(now);
+  if (closed_ || now < retry_at_) return;
+  // Connections claimed for closing no longer count: replacements start now.
+  std::size_t n = connections_to_open({open_ - w.close.size(), connecting_, idle_.size(),
+                                       waiters_.size(), options_.min_idle, options_.max_size});
+  for (std::size_t i = 0; i < options_.max_size && n > 0; ++i) {
+    slot_type& s = slots_[i];
+    if (s.state != slot_state::empty) continue;
+    s.state = slot_state::connecting;
+    ++connecting_;
+    --n;
+    w.connect.push_back(&s);
+  }
+}
+
+template <driver Driver, class Clock>
+auto core<Driver, Clock>::maintain_pool() -> time_point {
+  work w;
+  {
+    lock_type lk(lock_);
+    hk_pending_ = false;
+    collect(clock_.now(), w);
+  }
+  for (slot_type* s : w.close) driver_.close(*s->conn);
+  if (!w.close.empty()) {
+    lock_type lk(lock_);
+    for (slot_type* s : w.close) {
+      s->conn.reset();
+      s->state = slot_state::empty;
+      --open_;
+      ++discarded_;
+    }
+    hk_pending_ = true;  // a replacement may be wanted
+  }
+  for (slot_type* s : w.reset) {
+    const bool clean = driver_.reset(*s->conn).ok() &&
+                       driver_.transaction_status(*s->conn) == tx_status::idle;
+    const time_point t = clock_.now();
+    lock_type lk(lock_);
+    if (clean && !closed_) {
+      ++resets_;
+      s->last_used = t;
+      make_available(*s, t);
+    } else {
+      doom(*s);
+    }
+  }
+  for (slot_type* s : w.connect) {
+    absl::StatusOr<connection> c = driver_.connect();
+    const time_point t = clock_.now();
+    lock_type lk(lock_);
+    --connecting_;
+    if (c.ok()) {
+      ++connects_;
+      ++open_;
+      connect_failures_in_row_ = 0;
+      s->conn.emplace(std::move(*c));
+      s->created = s->last_used = t;
+      s->suspect = false;
+      if (closed_) {
+        doom(*s);
+      } else {
+        make_available(*s, t);
+      }
+    } else {
+      ++connect_failures_;
+      ++connect_failures_in_row_;
+      last_connect_error_ = c.status();
+      s->state = slot_state::empty;
+      const double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
+      retry_at_ = saturating_add(
+          t, reconnect_delay(connect_failures_in_row_, options_.reconnect_backoff_min,
+                             options_.reconnect_backoff_max, jitter));
+    }
+  }
+  lock_type lk(lock_);
+  return next_due(clock_.now());
+}
+
+// When maintain() next has work. Under the lock.
+template <driver Driver, class Clock>
+auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
+  if (hk_pending_) return now;
+  time_point due = time_point::max();
+  for (std::size_t i = 0; i < options_.max_size; ++i) {
+    const slot_type& s = slots_[i];
+    if (s.state == slot_state::doomed || s.state == slot_state::dirty) return now;
+    if (s.state != slot_state::idle) continue;
+    due = std::min(due, saturating_add(s.created, options_.max_lifetime));
+    if (idle_.size() > options_.min_idle)
+      due = std::min(due, saturating_add(s.last_used, options_.idle_timeout));
+  }
+  if (!closed_ && connections_to_open({open_, connecting_, idle_.size(), waiters_.size(),
+                                       options_.min_idle, options_.max_size}) > 0)
+    due = std::min(due, std::max(retry_at_, now));
+  if (!waiters_.empty()) {
+    due = std::min(due, codel_.interval_end());
+    if (codel_.overloaded())
+      due = std::min(due, saturating_add(waiters_.front().enqueued, codel_.drop_after()));
+    for (const waiter_type& w : waiters_) due = std::min(due, w.deadline);
+  }
+  return due;
+}
+
+}  // namespace sandpool::detail
+
+#pragma GCC visibility pop

@@ -1,0 +1,56 @@
+// One place in the pool. A slot is a small state machine with no I/O in it:
+// the core moves it between states under the pool lock, and whoever moved it
+// into a "busy" state (connecting, resetting, closing) does the I/O outside
+// the lock and then moves it on. Slots live for the pool's lifetime, so the
+// idle list and leases can point at them.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+
+#include <boost/intrusive/list_hook.hpp>
+
+#include "sandpool/core/detail/activity_recorder.hpp"
+#include "sandpool/core/source_location.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
+namespace sandpool::detail {
+
+enum class slot_state : std::uint8_t {
+  empty,       // no connection; may be opened once retry_at has passed
+  connecting,  // housekeeping is opening a connection for it
+  idle,        // on the idle list, ready for checkout
+  leased,      // held by a lease
+  dirty,       // returned inside a transaction; waits for a reset
+  resetting,   // housekeeping is rolling it back
+  doomed,      // must be closed: broken, expired, evicted or pool closed
+  closing,     // housekeeping is closing it
+};
+
+// Auto-unlinking is not used: a slot leaves the idle list only under the
+// pool lock, and the list's constant-time size feeds the metrics.
+template <class Connection, class TimePoint>
+struct slot : boost::intrusive::list_base_hook<> {
+  std::optional<Connection> conn;
+  slot_state state = slot_state::empty;
+  TimePoint created{};     // when the connection was opened
+  TimePoint last_used{};   // when it was last returned clean
+  TimePoint leased_at{};   // when the current lease began
+  TimePoint retry_at{};    // earliest next connect attempt (after a failure)
+  unsigned failed_attempts = 0;  // consecutive connect failures
+  // Validate before the next checkout even inside validation_bypass: a
+  // connection came back broken while this one sat idle (a server restart
+  // or a mass backend kill breaks them all).
+  bool suspect = false;
+  source_location site{};   // where the current lease was checked out
+  activity_stamp activity{};     // the current lease, when activity export is on
+
+  bool holds_connection() const noexcept {
+    return state != slot_state::empty && state != slot_state::connecting;
+  }
+};
+
+}  // namespace sandpool::detail
+
+#pragma GCC visibility pop

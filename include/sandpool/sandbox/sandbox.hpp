@@ -1,0 +1,143 @@
+// The test sandbox: a checkout decorator that wraps each owner's connection
+// in a transaction that checkin rolls back, so tests can run concurrently
+// against one database and leave nothing behind. It owns these rules:
+//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]; SAVEPOINT
+//    sandpool_base` in one round trip, after the safeguard accepted the live
+//    connection (checked once per physical connection, in that same trip);
+//  - the code under test's transaction control becomes savepoints
+//    (sandpool_1, sandpool_2, ... by depth) or fails loudly: it never ends the
+//    sandbox's transaction through exec();
+//  - a statement outside the code's own transactions runs under SAVEPOINT
+//    sandpool_stmt pipelined with it, so its failure does not poison the test;
+//  - checkin is ROLLBACK in one round trip, sent without waiting for the
+//    answer (the next use reads it; the next checkout's BEGIN shares its
+//    round trip), and says so loudly if the
+//    transaction was already gone.
+// How statements are translated is documented on sandbox::on_checkout.
+#pragma once
+
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "sandpool/ownership/decorator.hpp"
+#include "sandpool/pq/connection.hpp"
+#include "sandpool/sandbox/safeguard.hpp"
+
+#pragma GCC visibility push(default)  // the public API: exported from libsandpool
+
+namespace sandpool {
+
+struct sandbox_options {
+  // The sandbox transaction's isolation level, one of PostgreSQL's four in
+  // any case ("SERIALIZABLE", "repeatable read", ...); unset: the server's
+  // default. The code under test cannot change it from inside.
+  std::optional<std::string> isolation;
+  // Before the rollback at checkin, run SET CONSTRAINTS ALL IMMEDIATE so a
+  // deferred constraint the test violated fails checkin, as it would have
+  // failed the commit. Same round trip.
+  bool check_deferred_constraints = false;
+  // Which databases may be sandboxed.
+  safeguard_options safeguard{};
+};
+
+class sandbox_session;  // per-connection state and the statement hook
+
+class sandbox final : public checkout_decorator<pq::connection> {
+ public:
+  // Errors: InvalidArgument for an isolation level that is not one of the
+  // four, or a malformed safeguard_options.allowed_servers entry.
+  [[nodiscard]] static absl::StatusOr<std::shared_ptr<sandbox>> create(sandbox_options o = {});
+  ~sandbox() override;
+  sandbox(const sandbox&) = delete;
+  sandbox& operator=(const sandbox&) = delete;
+
+  // Sandbox off: nothing (real commits). On: safeguard, BEGIN, base
+  // savepoint, then exec() on c is translated until the connection leaves
+  // its owner:
+  //   BEGIN / START TRANSACTION        -> SAVEPOINT sandpool_<depth+1>
+  //   COMMIT / END                     -> RELEASE SAVEPOINT sandpool_<depth>
+  //   ROLLBACK / ABORT                 -> ROLLBACK TO + RELEASE sandpool_<depth>
+  //   ... AND CHAIN                    -> the same level is reopened
+  //   any other statement at depth 0   -> SAVEPOINT sandpool_stmt; stmt;
+  //                                       RELEASE (one round trip; a failure
+  //                                       is rolled back in a second one)
+  //   any other statement inside BEGIN -> sent as written
+  // Several statements in one exec() are protected together (one round
+  // trip, all or nothing); with transaction control among them they run one
+  // by one, stopping at the first error. Refused, with an error that says
+  // why and what to do, and nothing sent: COMMIT / ROLLBACK with no open
+  // level (it would end the sandbox), an isolation level other than the
+  // sandbox's, READ ONLY, SET TRANSACTION SNAPSHOT, two-phase commit, COPY
+  // (unsupported by exec() anyway), SAVEPOINT / RELEASE / ROLLBACK TO at
+  // depth 0 or on a name starting with sandpool_, transaction control that
+  // does not parse, and any statement once the transaction was ended behind
+  // the sandbox's back (e.g. through native()). Server errors keep their
+  // SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run unsandboxed).
+  // Errors of on_checkout: the safeguard's refusal, the server's.
+  [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
+  // ROLLBACK, one round trip. It is not waited for (pq::connection::
+  // send_rollback), except after SET CONSTRAINTS ALL IMMEDIATE (if
+  // configured), whose verdict checkin must report. Errors:
+  // FailedPrecondition if the transaction was already ended
+  // behind the sandbox's back (its writes may be committed); the deferred
+  // constraint violation; Unavailable if the connection was lost.
+  [[nodiscard]] absl::Status on_checkin(pq::connection& c) override;
+  // Removes the statement hook. No I/O.
+  void on_release(pq::connection& c) noexcept override;
+
+  // Whether c is inside a sandbox now. Thread-safe.
+  [[nodiscard]] bool is_sandboxed(const pq::connection& c) const;
+  // How many transaction levels the code under test has open on c.
+  [[nodiscard]] int depth(const pq::connection& c) const;
+  const sandbox_options& options() const noexcept { return options_; }
+
+  // Suite-level savepoints, for data loaded once per suite inside the
+  // sandbox: begin_suite_savepoint marks the current state (SAVEPOINT
+  // sandpool_mark_<n>, marks nest), rollback_to returns to the latest mark,
+  // or to the state at checkout when there is none (one round trip each, the
+  // mark is kept, open levels of the code under test are discarded), and
+  // release_suite_savepoint drops the latest mark, keeping its changes.
+  // Call them with a turn on c (e.g. through a lease). Errors:
+  // FailedPrecondition if c is not sandboxed, if begin/release is called
+  // with levels of the code under test open, or release with no mark; the
+  // server's.
+  [[nodiscard]] absl::Status begin_suite_savepoint(pq::connection& c);
+  [[nodiscard]] absl::Status rollback_to(pq::connection& c);
+  [[nodiscard]] absl::Status release_suite_savepoint(pq::connection& c);
+
+ private:
+  explicit sandbox(sandbox_options o);
+  // The session for c, created on first use; never null. Thread-safe.
+  sandbox_session& session_for(const pq::connection& c);
+  // The session for c if c is sandboxed now, else null. Thread-safe.
+  sandbox_session* active_session(const pq::connection& c) const;
+
+  const sandbox_options options_;
+  mutable std::mutex lock_;  // guards sessions_ (the map, not the sessions)
+  // One per connection ever sandboxed; a pool's connections live in fixed
+  // slots, so this is bounded by the pool size.
+  absl::flat_hash_map<const pq::connection*, std::unique_ptr<sandbox_session>> sessions_;
+};
+
+// Creates a sandbox and installs it on pool's ownership layer; do it before
+// anyone checks out, and replace or remove it (set_decorator) only when
+// nobody is checked out: the sandbox removes its hook from a connection when
+// the connection leaves its owner, which it only hears about while it is
+// the installed decorator. Errors: sandbox::create's.
+template <class Pool>
+[[nodiscard]] absl::StatusOr<std::shared_ptr<sandbox>> install_sandbox(Pool& pool,
+                                                                       sandbox_options o = {}) {
+  auto box = sandbox::create(std::move(o));
+  if (!box.ok()) return box.status();
+  pool.ownership().set_decorator(*box);
+  return box;
+}
+
+}  // namespace sandpool
+
+#pragma GCC visibility pop

@@ -1,0 +1,214 @@
+// The libpq connection wrapper. Owns the round-trip accounting (one per
+// request actually sent) and the check, after every request, of whether the
+// connection survived it: a lost connection is reported as Unavailable no
+// matter which error the server or libpq gave on the way down.
+#include "sandpool/pq/connection.hpp"
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pq/error.hpp"
+#include "text.hpp"
+
+namespace sandpool::pq {
+namespace {
+
+constexpr std::size_t max_params = 65535;  // the protocol's limit
+
+std::string describe_conn(PGconn* conn) {
+  if (conn == nullptr || PQstatus(conn) != CONNECTION_OK) return "(closed)";
+  auto or_empty = [](const char* s) { return s == nullptr ? "" : s; };
+  return text::concat("host=", or_empty(PQhost(conn)),
+                      " port=", or_empty(PQport(conn)),
+                      " dbname=", or_empty(PQdb(conn)),
+                      " user=", or_empty(PQuser(conn)));
+}
+
+// Ends a COPY the caller started by accident, so the connection stays usable.
+void abort_copy(PGconn* conn, ExecStatusType status) {
+  if (status == PGRES_COPY_IN || status == PGRES_COPY_BOTH) {
+    PQputCopyEnd(conn, "COPY is not supported by sandpool::pq::connection::exec");
+  }
+  if (status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+    char* row = nullptr;
+    while (PQgetCopyData(conn, &row, 0) > 0) PQfreemem(row);
+  }
+  while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
+}
+
+}  // namespace
+
+connection::connection(PGconn* conn)
+    : conn_(conn), target_(describe_conn(conn)) {
+  if (conn_ != nullptr) cancel_ = PQgetCancel(conn_);
+}
+
+connection::~connection() { close(); }
+
+connection::connection(connection&& other) noexcept
+    : conn_(std::exchange(other.conn_, nullptr)),
+      cancel_(std::exchange(other.cancel_, nullptr)),
+      target_(std::move(other.target_)),
+      round_trips_(std::exchange(other.round_trips_, 0)),
+      hook_(std::exchange(other.hook_, nullptr)),
+      rollback_pending_(std::exchange(other.rollback_pending_, false)) {}
+
+connection& connection::operator=(connection&& other) noexcept {
+  if (this != &other) {
+    close();
+    conn_ = std::exchange(other.conn_, nullptr);
+    cancel_ = std::exchange(other.cancel_, nullptr);
+    target_ = std::move(other.target_);
+    round_trips_ = std::exchange(other.round_trips_, 0);
+    hook_ = std::exchange(other.hook_, nullptr);
+    rollback_pending_ = std::exchange(other.rollback_pending_, false);
+  }
+  return *this;
+}
+
+void connection::close() noexcept {
+  rollback_pending_ = false;
+  if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
+  if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));
+}
+
+absl::StatusOr<result> connection::exec(std::string_view sql) {
+  if (hook_ != nullptr) return hook_->run(*this, statement{sql, {}, false});
+  return run(sql, {}, false);
+}
+
+absl::StatusOr<result> connection::exec(std::string_view sql,
+                                        std::initializer_list<param> params) {
+  return exec(sql, std::span<const param>(params.begin(), params.size()));
+}
+
+absl::StatusOr<result> connection::exec(std::string_view sql,
+                                        std::span<const param> params) {
+  if (hook_ != nullptr) return hook_->run(*this, statement{sql, params, true});
+  return run(sql, params, true);
+}
+
+absl::StatusOr<result> connection::exec_direct(std::string_view sql) {
+  return run(sql, {}, false);
+}
+
+absl::StatusOr<result> connection::exec_direct(std::string_view sql,
+                                               std::span<const param> params) {
+  return run(sql, params, true);
+}
+
+absl::Status connection::check_sendable(std::string_view sql,
+                                        std::size_t params) const {
+  if (conn_ == nullptr) {
+    return absl::FailedPreconditionError(text::concat(
+        "cannot run query: the connection was closed (while running: ",
+        internal::sql_excerpt(sql), ")"));
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return internal::connection_lost(conn_, nullptr, target_, sql, true);
+  }
+  if (params > max_params) {
+    return absl::InvalidArgumentError(text::concat(
+        "cannot run query with ", std::to_string(params),
+        " parameters: PostgreSQL accepts at most ", std::to_string(max_params),
+        "; pass the values as an array "
+        "parameter instead (while running: ", internal::sql_excerpt(sql), ")"));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<result> connection::run(std::string_view sql,
+                                       std::span<const param> params,
+                                       bool extended) {
+  if (absl::Status s = check_sendable(sql, params.size()); !s.ok()) return s;
+  if (absl::Status s = settle(); !s.ok()) return s;
+
+  const std::string text(sql);
+  PGresult* raw = nullptr;
+  ++round_trips_;
+  if (!extended) {
+    raw = PQexec(conn_, text.c_str());
+  } else {
+    // libpq wants NUL-terminated values; copy them all before taking
+    // pointers, as growing a vector of strings would move them.
+    std::vector<std::string> storage;
+    storage.reserve(params.size());
+    for (const param& p : params) storage.emplace_back(p ? *p : "");
+    std::vector<const char*> values(params.size(), nullptr);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      if (params[i]) values[i] = storage[i].c_str();
+    }
+    raw = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
+                       nullptr, values.data(), nullptr, nullptr, 0);
+  }
+  result res(raw);
+
+  const ExecStatusType status = res.status();
+  if (raw != nullptr && (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||
+                         status == PGRES_COPY_BOTH)) {
+    abort_copy(conn_, status);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, nullptr, target_, sql, false);
+    }
+    return absl::UnimplementedError(text::concat(
+        "COPY is not supported by exec(); it was aborted. Use native() with "
+        "libpq's COPY functions (while running: ", internal::sql_excerpt(sql),
+        ")"));
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return internal::connection_lost(conn_, raw, target_, sql, false);
+  }
+  if (raw == nullptr) return internal::query_error(conn_, nullptr, sql);
+  switch (status) {
+    case PGRES_COMMAND_OK:
+    case PGRES_TUPLES_OK:
+    case PGRES_EMPTY_QUERY:
+      return res;
+    default:
+      return internal::query_error(conn_, raw, sql);
+  }
+}
+
+absl::Status connection::cancel() const {
+  if (cancel_ == nullptr) {
+    return absl::FailedPreconditionError(text::concat(
+        "cannot cancel: the connection to ", target_,
+        " is closed, so no query runs on it"));
+  }
+  char error[256] = {};
+  if (PQcancel(cancel_, error, sizeof error) == 0) {
+    return absl::UnavailableError(
+        text::concat("could not send a cancel request to ", target_, ": ",
+                     internal::one_line(error)));
+  }
+  return absl::OkStatus();
+}
+
+int connection::backend_pid() const noexcept {
+  return conn_ == nullptr ? 0 : PQbackendPID(conn_);
+}
+
+bool connection::ok() const noexcept {
+  return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
+}
+
+tx_status connection::transaction_status() const noexcept {
+  if (!ok()) return tx_status::broken;
+  if (rollback_pending_) return tx_status::idle;
+  switch (PQtransactionStatus(conn_)) {
+    case PQTRANS_IDLE:
+      return tx_status::idle;
+    case PQTRANS_ACTIVE:
+      return tx_status::active;
+    case PQTRANS_INTRANS:
+      return tx_status::in_transaction;
+    case PQTRANS_INERROR:
+      return tx_status::in_error;
+    case PQTRANS_UNKNOWN:
+      break;
+  }
+  return tx_status::broken;
+}
+
+}  // namespace sandpool::pq

@@ -1,0 +1,185 @@
+// The libpq driver. create() does all parsing and defaulting up front, so
+// connect() only hands libpq the already-split keyword/value arrays (no
+// re-quoting, no second parse) and the shared config never changes after
+// create() returns, which is what makes the driver safe to share.
+#include "sandpool/pq/driver.hpp"
+
+#include <cstdlib>
+#include <memory>
+#include <string_view>
+#include <vector>
+
+#include "pq/error.hpp"
+#include "text.hpp"
+#include "sandpool/pq/redact.hpp"
+
+namespace sandpool::pq {
+
+struct driver::config {
+  std::string conninfo;  // as given; holds the password, used only to scrub
+  std::vector<std::string> keywords;
+  std::vector<std::string> values;
+  std::string description;
+};
+
+namespace {
+
+struct options_deleter {
+  void operator()(PQconninfoOption* o) const noexcept { PQconninfoFree(o); }
+};
+using options_ptr = std::unique_ptr<PQconninfoOption, options_deleter>;
+
+const char* find(const PQconninfoOption* opts, std::string_view key) {
+  for (; opts != nullptr && opts->keyword != nullptr; ++opts) {
+    if (key == opts->keyword) return opts->val;
+  }
+  return nullptr;
+}
+
+// The value libpq will use for key: conninfo's, else the PG* variable's or
+// the built-in default.
+std::string effective(const PQconninfoOption* parsed,
+                      const PQconninfoOption* defaults, std::string_view key) {
+  const char* v = find(parsed, key);
+  if (v == nullptr || *v == '\0') v = find(defaults, key);
+  return v == nullptr ? std::string() : std::string(v);
+}
+
+std::string describe_target(const PQconninfoOption* parsed) {
+  const options_ptr defaults(PQconndefaults());
+  std::string host = effective(parsed, defaults.get(), "host");
+  if (host.empty()) host = effective(parsed, defaults.get(), "hostaddr");
+  if (host.empty()) host = "(default socket)";
+  std::string port = effective(parsed, defaults.get(), "port");
+  if (port.empty()) port = "5432";
+  const std::string user = effective(parsed, defaults.get(), "user");
+  std::string dbname = effective(parsed, defaults.get(), "dbname");
+  if (dbname.empty()) dbname = user;  // libpq's rule
+  return text::concat("host=", host, " port=", port, " dbname=", dbname,
+                      " user=", user);
+}
+
+absl::Status malformed(std::string_view conninfo, std::string_view reason) {
+  return absl::InvalidArgumentError(text::concat(
+      "invalid connection string \"", redact_conninfo(conninfo), "\": ",
+      scrub(reason, conninfo),
+      ". Fix: write space-separated key=value pairs, single-quoting values "
+      "that hold spaces or quotes (host=db dbname=app password='a b'), or a "
+      "URI (postgresql://user@host:5432/dbname)"));
+}
+
+}  // namespace
+
+absl::StatusOr<driver> driver::create(std::string conninfo) {
+  if (conninfo.find('\0') != std::string::npos) {
+    return malformed(conninfo, "it contains a NUL character");
+  }
+  char* error = nullptr;
+  const options_ptr parsed(PQconninfoParse(conninfo.c_str(), &error));
+  if (parsed == nullptr) {
+    if (error == nullptr) {
+      return absl::ResourceExhaustedError(
+          "out of memory while parsing a connection string");
+    }
+    const std::string reason = internal::one_line(error);
+    PQfreemem(error);
+    return malformed(conninfo, reason);
+  }
+
+  auto cfg = std::make_shared<config>();
+  for (const PQconninfoOption* o = parsed.get(); o->keyword != nullptr; ++o) {
+    if (o->val == nullptr) continue;
+    cfg->keywords.emplace_back(o->keyword);
+    cfg->values.emplace_back(o->val);
+  }
+  auto set = [&](std::string_view key) { return find(parsed.get(), key) != nullptr; };
+  if (!set("connect_timeout") && std::getenv("PGCONNECT_TIMEOUT") == nullptr) {
+    cfg->keywords.emplace_back("connect_timeout");
+    cfg->values.emplace_back("10");
+  }
+  if (!set("application_name") && !set("fallback_application_name")) {
+    cfg->keywords.emplace_back("fallback_application_name");
+    cfg->values.emplace_back("sandpool");
+  }
+  cfg->description = describe_target(parsed.get());
+  cfg->conninfo = std::move(conninfo);
+  return driver(std::move(cfg));
+}
+
+absl::StatusOr<driver::connection> driver::connect() const {
+  std::vector<const char*> keys;
+  std::vector<const char*> vals;
+  for (std::size_t i = 0; i < config_->keywords.size(); ++i) {
+    keys.push_back(config_->keywords[i].c_str());
+    vals.push_back(config_->values[i].c_str());
+  }
+  keys.push_back(nullptr);
+  vals.push_back(nullptr);
+
+  PGconn* conn = PQconnectdbParams(keys.data(), vals.data(), 0);
+  if (conn == nullptr) {
+    return absl::ResourceExhaustedError(text::concat(
+        "cannot connect to PostgreSQL at ", config_->description,
+        ": out of memory"));
+  }
+  if (PQstatus(conn) != CONNECTION_OK) {
+    const std::string reason = PQerrorMessage(conn);
+    const char* pass = PQpass(conn);
+    absl::Status status =
+        internal::connect_error(reason, config_->description, config_->conninfo,
+                                pass == nullptr ? "" : pass);
+    PQfinish(conn);
+    return status;
+  }
+  return connection(conn);
+}
+
+absl::Status driver::validate(connection& c) const {
+  if (!c.ok()) {
+    return internal::annotate(
+        internal::connection_lost(c.native(), nullptr, config_->description, "",
+                                  true),
+        "validation failed: ");
+  }
+  absl::StatusOr<result> r = c.exec_direct("");
+  return internal::annotate(r.status(), "validation failed: ");
+}
+
+absl::Status driver::reset(connection& c) const {
+  switch (c.transaction_status()) {
+    case tx_status::idle:
+      return absl::OkStatus();
+    case tx_status::in_transaction:
+    case tx_status::in_error:
+      break;
+    case tx_status::active:
+      return absl::FailedPreconditionError(text::concat(
+          "cannot reset the connection to ", c.target(),
+          ": a command is still in flight on it; close it instead"));
+    case tx_status::broken:
+      return internal::annotate(
+          internal::connection_lost(c.native(), nullptr, config_->description,
+                                    "", true),
+          "reset failed: ");
+  }
+  absl::StatusOr<result> r = c.exec_direct("ROLLBACK");
+  if (!r.ok()) return internal::annotate(r.status(), "reset failed: ");
+  if (c.transaction_status() != tx_status::idle) {
+    return absl::InternalError(text::concat(
+        "reset failed: the connection to ", c.target(),
+        " is still inside a transaction after ROLLBACK"));
+  }
+  return absl::OkStatus();
+}
+
+void driver::close(connection& c) const noexcept { c.close(); }
+
+absl::Status driver::cancel(connection& c) const { return c.cancel(); }
+
+tx_status driver::transaction_status(const connection& c) const noexcept {
+  return c.transaction_status();
+}
+
+std::string driver::describe() const { return config_->description; }
+
+}  // namespace sandpool::pq

@@ -1,0 +1,190 @@
+// connection::exec_pipeline: several statements in one round trip through
+// libpq's pipeline mode. It owns the protocol bookkeeping: every step is
+// answered by exactly one outcome, every segment ends in one sync result,
+// and the connection leaves pipeline mode before returning, unless it was
+// lost on the way (then the whole call is Unavailable) or libpq refused
+// something it should not have (then the connection is closed, so the pool
+// discards it rather than reuse one in an unknown protocol state).
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "pq/error.hpp"
+#include "sandpool/pq/connection.hpp"
+#include "text.hpp"
+
+namespace sandpool::pq {
+namespace {
+
+// Sends one step; libpq copies everything into its output buffer, so the
+// NUL-terminated copies only need to live for the call.
+bool send_step(PGconn* conn, const pipeline_step& step) {
+  const std::string sql(step.sql);
+  std::vector<std::string> storage;
+  storage.reserve(step.params.size());
+  for (const auto& p : step.params) storage.emplace_back(p ? *p : "");
+  std::vector<const char*> values(step.params.size(), nullptr);
+  for (std::size_t i = 0; i < step.params.size(); ++i) {
+    if (step.params[i]) values[i] = storage[i].c_str();
+  }
+  return PQsendQueryParams(conn, sql.c_str(), static_cast<int>(values.size()), nullptr,
+                           values.data(), nullptr, nullptr, 0) == 1;
+}
+
+bool is_copy(ExecStatusType s) {
+  return s == PGRES_COPY_IN || s == PGRES_COPY_OUT || s == PGRES_COPY_BOTH;
+}
+
+}  // namespace
+
+absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
+    std::span<const pipeline_step> steps) {
+  if (steps.empty()) {
+    return absl::InvalidArgumentError(
+        "exec_pipeline needs at least one step; nothing was sent");
+  }
+  for (const pipeline_step& step : steps) {
+    if (absl::Status s = check_sendable(step.sql, step.params.size()); !s.ok()) return s;
+  }
+  // A pending send_rollback() keeps the connection in pipeline mode: these
+  // steps follow it in the same round trip.
+  const bool behind_rollback = rollback_pending_;
+  if (!behind_rollback && PQenterPipelineMode(conn_) != 1) {
+    return absl::FailedPreconditionError(text::concat(
+        "cannot start a pipeline on the connection to ", target_,
+        ": the results of an earlier command are still pending on it (was "
+        "native() used for an asynchronous query?); nothing was sent"));
+  }
+  ++round_trips_;
+  bool sent = true;
+  for (std::size_t i = 0; sent && i < steps.size(); ++i) {
+    sent = send_step(conn_, steps[i]);
+    if (sent && steps[i].sync_after && i + 1 < steps.size()) sent = PQpipelineSync(conn_) == 1;
+  }
+  if (sent) sent = PQpipelineSync(conn_) == 1;
+  if (!sent) {
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, nullptr, target_, steps.front().sql, false);
+    }
+    close();
+    return absl::InternalError(text::concat(
+        "libpq refused to queue a pipeline step (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  if (behind_rollback) {
+    if (absl::Status s = settle(true); !s.ok()) {
+      close();  // the steps' answers are unread: never reuse it
+      return s;
+    }
+  }
+  auto outcomes = read_pipeline(steps);
+  if (!outcomes.ok()) return outcomes;
+  if (PQexitPipelineMode(conn_) != 1) {
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    close();
+    return absl::InternalError(text::concat(
+        "could not leave pipeline mode after reading every result (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  return outcomes;
+}
+
+absl::Status connection::send_rollback() {
+  static constexpr std::string_view sql = "ROLLBACK";
+  if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
+  if (absl::Status s = settle(); !s.ok()) return s;
+  if (PQenterPipelineMode(conn_) != 1) {
+    return absl::FailedPreconditionError(text::concat(
+        "cannot send ROLLBACK on the connection to ", target_,
+        ": the results of an earlier command are still pending on it (was "
+        "native() used for an asynchronous query?); nothing was sent"));
+  }
+  ++round_trips_;
+  // PQpipelineSync flushes: the request is on its way when this returns.
+  if (PQsendQueryParams(conn_, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
+      PQpipelineSync(conn_) != 1) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, nullptr, target_, sql, false);
+    }
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    close();
+    return absl::InternalError(text::concat(
+        "libpq refused to send ROLLBACK (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  rollback_pending_ = true;
+  return absl::OkStatus();
+}
+
+absl::Status connection::settle(bool keep_pipeline) {
+  if (!rollback_pending_) return absl::OkStatus();
+  rollback_pending_ = false;
+  static constexpr std::string_view sql = "ROLLBACK";
+  const pipeline_step step{sql};
+  auto answer = read_pipeline(std::span<const pipeline_step>(&step, 1));
+  if (!answer.ok()) return answer.status();
+  if (!keep_pipeline && PQexitPipelineMode(conn_) != 1) {
+    const std::string why = internal::one_line(PQerrorMessage(conn_));
+    close();
+    return absl::InternalError(text::concat(
+        "could not leave pipeline mode after reading the answer to ROLLBACK (", why,
+        "); the connection was closed so that the pool replaces it"));
+  }
+  return answer->front().status();
+}
+
+// Reads one outcome per step and one sync per segment.
+absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::read_pipeline(
+    std::span<const pipeline_step> steps) {
+  std::vector<absl::StatusOr<result>> out;
+  out.reserve(steps.size());
+  auto lost = [&](PGresult* last, std::string_view sql) {
+    return internal::connection_lost(conn_, last, target_, sql, false);
+  };
+  for (std::size_t i = 0; i < steps.size(); ++i) {
+    const std::string_view sql = steps[i].sql;
+    result res(PQgetResult(conn_));
+    if (res.native() == nullptr || PQstatus(conn_) != CONNECTION_OK) {
+      return lost(res.native(), sql);
+    }
+    // A statement's results end with a null; there is one result per step.
+    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    const ExecStatusType status = res.status();
+    switch (status) {
+      case PGRES_COMMAND_OK:
+      case PGRES_TUPLES_OK:
+      case PGRES_EMPTY_QUERY:
+        out.emplace_back(std::move(res));
+        break;
+      case PGRES_PIPELINE_ABORTED:
+        out.emplace_back(absl::AbortedError(text::concat(
+            "not run: an earlier statement of the same pipeline failed (while "
+            "running: ", internal::sql_excerpt(sql), ")")));
+        break;
+      default:
+        if (is_copy(status)) {
+          close();
+          return absl::UnimplementedError(text::concat(
+              "COPY cannot run in a pipeline; the connection was closed so that "
+              "the pool replaces it (while running: ", internal::sql_excerpt(sql), ")"));
+        }
+        out.emplace_back(internal::query_error(conn_, res.native(), sql));
+        break;
+    }
+    if (steps[i].sync_after || i + 1 == steps.size()) {
+      result sync(PQgetResult(conn_));
+      if (PQstatus(conn_) != CONNECTION_OK) return lost(sync.native(), sql);
+      if (sync.status() != PGRES_PIPELINE_SYNC) {
+        close();
+        return absl::InternalError(text::concat(
+            "the server's answer to a pipeline did not end where a sync was "
+            "sent; the connection was closed so that the pool replaces it "
+            "(while running: ", internal::sql_excerpt(sql), ")"));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace sandpool::pq

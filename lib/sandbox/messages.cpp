@@ -1,0 +1,198 @@
+// Wording of the sandbox's errors; see sandbox_messages.hpp.
+#include "sandbox/messages.hpp"
+
+#include <string>
+
+#include "absl/strings/cord.h"
+#include "pq/error.hpp"
+#include "sandpool/pq/sqlstate.hpp"
+#include "text.hpp"
+
+namespace sandpool::sandbox_messages {
+namespace {
+
+using text::concat;
+
+constexpr std::string_view unsandboxed =
+    "run this test unsandboxed: check out with checkout_options{.sandbox = false} and clean "
+    "up with a cleanup strategy";
+
+std::string stmt(std::string_view sql) {
+  return concat(" (statement: ", pq::internal::sql_excerpt(sql), ")");
+}
+
+absl::Status make(absl::StatusCode code, const std::string& message, std::string_view state = "") {
+  return pq::internal::with_sqlstate(code, message, state);
+}
+
+// The error's message with `more` appended; code and payloads kept.
+absl::Status append(const absl::Status& e, std::string_view more) {
+  absl::Status out(e.code(), text::to_absl(concat(text::from_absl(e.message()), more)));
+  e.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+  return out;
+}
+
+}  // namespace
+
+absl::Status no_open_level(std::string_view command, std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: ", command, " was not sent: the code under test has no "
+                     "transaction open (no BEGIN before it), so it would end the sandbox's own "
+                     "transaction and the test's isolation with it", stmt(sql),
+                     ". Inside the sandbox each BEGIN becomes a savepoint that COMMIT releases "
+                     "and ROLLBACK undoes; pair this ", command, " with a BEGIN, drop it, or ",
+                     unsandboxed),
+              "25P01");
+}
+
+absl::Status isolation_refused(std::string_view command, std::string_view requested,
+                               std::string_view actual, std::string_view sql, bool aborted) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: ", command, " asks for isolation level ", requested,
+                     ", but the test's transaction was opened at checkout with ", actual,
+                     " and a savepoint cannot change it; ",
+                     aborted ? "the code under test's transaction is now aborted and needs a "
+                               "ROLLBACK, as it would without the sandbox"
+                             : "the statement had no effect",
+                     stmt(sql),
+                     ". Set sandbox_options.isolation = \"", requested,
+                     "\" so the whole test runs at that level, or ", unsandboxed),
+              "25001");
+}
+
+absl::Status read_only_refused(std::string_view command, std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: ", command, " READ ONLY was not sent: a savepoint cannot be "
+                     "read-only, and making the test's whole transaction read-only would "
+                     "break every write after it", stmt(sql),
+                     ". Drop READ ONLY in the test build, or ", unsandboxed),
+              "25001");
+}
+
+absl::Status snapshot_refused(std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: SET TRANSACTION SNAPSHOT was not sent: it must be the first "
+                     "statement of a transaction, and the sandbox's transaction began at "
+                     "checkout", stmt(sql), "; ", unsandboxed),
+              "25001");
+}
+
+absl::Status two_phase_refused(std::string_view command, std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: ", command, " (two-phase commit) was not sent: it would end "
+                     "the sandbox's transaction, which has to stay open until checkin rolls "
+                     "it back", stmt(sql), "; ", unsandboxed));
+}
+
+absl::Status copy_refused(std::string_view sql) {
+  return make(absl::StatusCode::kUnimplemented,
+              concat("COPY is not supported by exec(), and the sandbox did not send it",
+                     stmt(sql), "; use native() with libpq's COPY functions"));
+}
+
+absl::Status savepoint_outside_level(std::string_view command, std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: ", command, " can only be used in transaction blocks, and the "
+                     "code under test has none open (the sandbox's own transaction does not "
+                     "count, so the code behaves as it would without the sandbox)",
+                     stmt(sql), "; open one with BEGIN first"),
+              "25P01");
+}
+
+absl::Status reserved_name(std::string_view name, std::string_view sql) {
+  return make(absl::StatusCode::kInvalidArgument,
+              concat("sandbox: the savepoint name \"", name, "\" was not sent: names starting "
+                     "with sandpool_ are reserved for the sandbox's own savepoints",
+                     stmt(sql), "; rename the savepoint"));
+}
+
+absl::Status unparsed_control(std::string_view sql) {
+  return make(absl::StatusCode::kInvalidArgument,
+              concat("sandbox: a statement that starts like transaction control was not "
+                     "sent because the sandbox could not parse it, and an unrecognised COMMIT "
+                     "or ROLLBACK could end the sandbox's transaction", stmt(sql),
+                     ". Write it in PostgreSQL's documented form (BEGIN [ISOLATION LEVEL ...], "
+                     "COMMIT [AND CHAIN], ROLLBACK [TO SAVEPOINT name], ...), or ", unsandboxed),
+              "42601");
+}
+
+absl::Status transaction_gone(std::string_view target, std::string_view when) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: the test's transaction on ", target, " had already ended ",
+                     when, ": the code under test ended it without going through exec() "
+                     "(e.g. a COMMIT or ROLLBACK sent through native()), so "
+                     "writes made before that may be COMMITTED and will not be rolled back. "
+                     "Check the database for rows this test left behind, and ", unsandboxed));
+}
+
+absl::Status lost_at_checkin(const absl::Status& cause) {
+  return append(pq::internal::annotate(cause, "sandbox checkin: "),
+                "; the server rolled the test's transaction back when the connection was lost");
+}
+
+absl::Status busy_at_checkin(std::string_view target) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox checkin: a command is still in flight on ", target,
+                     ", so the sandbox could not roll back; the pool rolls back or discards "
+                     "the connection when it is returned. Wait for every query to finish "
+                     "before checking in"));
+}
+
+absl::Status deferred_violation(const absl::Status& cause) {
+  return pq::internal::annotate(
+      cause, "sandbox checkin: a deferred constraint is violated, so this test's writes "
+             "could not have committed (they were rolled back): ");
+}
+
+absl::Status not_sandboxed(std::string_view function, std::string_view target) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox::", function, ": the connection to ", target,
+                     " is not in a sandbox (checked out with checkout_options{.sandbox = "
+                     "false}, or from a pool this sandbox is not installed on); check out "
+                     "with the sandbox on first"));
+}
+
+absl::Status levels_open(std::string_view function, int depth) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox::", function, ": the code under test still has ",
+                     std::to_string(depth), " transaction level(s) open; COMMIT or ROLLBACK "
+                     "them first, or call rollback_to() to discard them"));
+}
+
+absl::Status no_mark() {
+  return make(absl::StatusCode::kFailedPrecondition,
+              "sandbox::release_suite_savepoint: there is no suite savepoint to release; "
+              "call begin_suite_savepoint() first");
+}
+
+absl::Status with_hint(const absl::Status& error, bool inside_level) {
+  const std::string state = pq::sqlstate(error);
+  if (state == "25001") {
+    return append(error, concat("; in the sandbox every statement runs inside the test's "
+                                "transaction: run this one with sandpool::run_unboxed() (e.g. "
+                                "as part of a migration), or ", unsandboxed));
+  }
+  if (state == "2D000") {
+    return append(error, concat("; a procedure (or DO block) ran COMMIT or ROLLBACK, which "
+                                "PostgreSQL forbids inside a transaction block, and a "
+                                "sandboxed test always runs in one: ", unsandboxed));
+  }
+  if (state == "25P02" && inside_level) {
+    return append(error, "; an earlier statement in the code under test's transaction failed: "
+                         "it must ROLLBACK (the sandbox turns that into a rollback to its "
+                         "savepoint) before running more statements");
+  }
+  return error;
+}
+
+absl::Status recovery_failed(const absl::Status& error, const absl::Status& recovery) {
+  return append(error, concat("; then rolling back to the statement's savepoint failed too, so "
+                              "the test's transaction may be unusable: ",
+                              text::from_absl(recovery.message())));
+}
+
+absl::Status while_doing(const absl::Status& error, std::string_view what) {
+  return pq::internal::annotate(error, concat("sandbox: ", what, " failed: "));
+}
+
+}  // namespace sandpool::sandbox_messages

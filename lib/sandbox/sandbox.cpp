@@ -1,0 +1,171 @@
+// The sandbox decorator: checkout, checkin, release and the suite-level
+// savepoints. It owns the session map (under lock_) and the checkout and
+// checkin round trips; translation lives in sandbox_session.cpp.
+#include "sandpool/sandbox/sandbox.hpp"
+
+#include <vector>
+
+#include "sandbox/messages.hpp"
+#include "sandbox/session.hpp"
+#include "sandpool/pq/sqlstate.hpp"
+#include "sandpool/sandbox/statement.hpp"
+#include "text.hpp"
+
+namespace sandpool {
+namespace {
+
+namespace msg = sandbox_messages;
+using text::concat;
+
+constexpr std::string_view base_savepoint = "SAVEPOINT sandpool_base";
+
+}  // namespace
+
+absl::StatusOr<std::shared_ptr<sandbox>> sandbox::create(sandbox_options o) {
+  if (o.isolation) {
+    auto level = canonical_isolation(*o.isolation);
+    if (!level) {
+      return absl::InvalidArgumentError(concat(
+          "sandbox_options.isolation is \"", *o.isolation, "\", which is not an isolation "
+          "level; use \"READ UNCOMMITTED\", \"READ COMMITTED\", \"REPEATABLE READ\" or "
+          "\"SERIALIZABLE\" (any case), or leave it unset for the server's default"));
+    }
+    o.isolation = *level;
+  }
+  if (absl::Status s = validate_safeguard_options(o.safeguard); !s.ok()) return s;
+  return std::shared_ptr<sandbox>(new sandbox(std::move(o)));
+}
+
+sandbox::sandbox(sandbox_options o) : options_(std::move(o)) {}
+sandbox::~sandbox() = default;
+
+sandbox_session& sandbox::session_for(const pq::connection& c) {
+  std::lock_guard lk(lock_);
+  auto& s = sessions_[&c];
+  if (!s) s = std::make_unique<sandbox_session>(options_);
+  return *s;
+}
+
+sandbox_session* sandbox::active_session(const pq::connection& c) const {
+  std::lock_guard lk(lock_);
+  auto it = sessions_.find(&c);
+  return it != sessions_.end() && it->second->active ? it->second.get() : nullptr;
+}
+
+absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) {
+  if (!o.sandbox) return absl::OkStatus();
+  sandbox_session& s = session_for(c);
+  const std::string begin =
+      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+  // The safeguard's query rides along the first time a backend is seen,
+  // after BEGIN: before it, it would take the snapshot and an isolation
+  // level could no longer be set.
+  const bool check = !options_.safeguard.allow_any && s.verified_pid != c.backend_pid();
+  std::vector<pq::pipeline_step> steps = {{begin}, {base_savepoint}};
+  if (check) steps.push_back({safeguard_query});
+  auto out = c.exec_pipeline(steps);
+  if (!out.ok()) return msg::while_doing(out.status(), "checkout (BEGIN)");
+  for (const auto& step : *out) {
+    if (!step.ok()) return msg::while_doing(step.status(), concat("checkout (", begin, ")"));
+  }
+  if (check) {
+    auto who = read_server_identity(*out->back());
+    if (!who.ok()) return who.status();
+    // Refused: the pool rolls back the transaction just opened.
+    if (absl::Status v = judge_safeguard(*who, options_.safeguard, "sandbox"); !v.ok()) return v;
+    s.verified_pid = c.backend_pid();
+  }
+  std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
+  s.depth = 0;
+  s.marks = 0;
+  s.active = true;
+  c.set_hook(&s);
+  return absl::OkStatus();
+}
+
+absl::Status sandbox::on_checkin(pq::connection& c) {
+  if (active_session(c) == nullptr) return absl::OkStatus();  // checked out unsandboxed
+  switch (c.transaction_status()) {
+    case tx_status::idle:
+      return msg::transaction_gone(c.target(), "at checkin");
+    case tx_status::active:
+      return msg::busy_at_checkin(c.target());
+    case tx_status::broken:
+      return msg::lost_at_checkin(c.exec_direct("ROLLBACK").status());
+    case tx_status::in_error:  // deferred checks cannot run in a failed transaction
+      break;
+    case tx_status::in_transaction:
+      if (!options_.check_deferred_constraints) break;
+      {
+        // Sync between the two, so a violation does not skip the rollback.
+        const pq::pipeline_step steps[] = {{"SET CONSTRAINTS ALL IMMEDIATE", {}, true},
+                                           {"ROLLBACK"}};
+        auto out = c.exec_pipeline(steps);
+        if (!out.ok()) return msg::while_doing(out.status(), "checkin (ROLLBACK)");
+        if (const absl::Status& check = (*out)[0].status(); !check.ok()) {
+          return pq::sqlstate(check).starts_with("23")
+                     ? msg::deferred_violation(check)
+                     : msg::while_doing(check, "checkin (SET CONSTRAINTS ALL IMMEDIATE)");
+        }
+        return msg::while_doing((*out)[1].status(), "checkin (ROLLBACK)");
+      }
+  }
+  // Not waited for: the next use of the connection reads the answer, and
+  // the next sandboxed checkout's BEGIN shares its round trip.
+  return msg::while_doing(c.send_rollback(), "checkin (ROLLBACK)");
+}
+
+void sandbox::on_release(pq::connection& c) noexcept {
+  std::lock_guard lk(lock_);
+  auto it = sessions_.find(&c);
+  if (it == sessions_.end()) return;
+  sandbox_session& s = *it->second;
+  if (c.hook() == &s) c.set_hook(nullptr);
+  s.active = false;
+  s.depth = 0;
+  s.marks = 0;
+}
+
+bool sandbox::is_sandboxed(const pq::connection& c) const { return active_session(c) != nullptr; }
+
+int sandbox::depth(const pq::connection& c) const {
+  const sandbox_session* s = active_session(c);
+  return s == nullptr ? 0 : s->depth;
+}
+
+absl::Status sandbox::begin_suite_savepoint(pq::connection& c) {
+  sandbox_session* s = active_session(c);
+  if (s == nullptr) return msg::not_sandboxed("begin_suite_savepoint", c.target());
+  if (s->depth > 0) return msg::levels_open("begin_suite_savepoint", s->depth);
+  const std::string sql = concat("SAVEPOINT ", sandbox_session::mark_name(s->marks + 1));
+  auto r = c.exec_direct(sql);
+  if (!r.ok()) return msg::while_doing(r.status(), sql);
+  ++s->marks;
+  return absl::OkStatus();
+}
+
+absl::Status sandbox::rollback_to(pq::connection& c) {
+  sandbox_session* s = active_session(c);
+  if (s == nullptr) return msg::not_sandboxed("rollback_to", c.target());
+  const std::string sql = concat(
+      "ROLLBACK TO SAVEPOINT ",
+      s->marks > 0 ? sandbox_session::mark_name(s->marks) : std::string("sandpool_base"));
+  auto r = c.exec_direct(sql);
+  if (!r.ok()) return msg::while_doing(r.status(), sql);
+  s->depth = 0;  // the levels' savepoints came after the mark: they are gone
+  return absl::OkStatus();
+}
+
+absl::Status sandbox::release_suite_savepoint(pq::connection& c) {
+  sandbox_session* s = active_session(c);
+  if (s == nullptr) return msg::not_sandboxed("release_suite_savepoint", c.target());
+  if (s->marks == 0) return msg::no_mark();
+  if (s->depth > 0) return msg::levels_open("release_suite_savepoint", s->depth);
+  const std::string sql = concat("RELEASE SAVEPOINT ", sandbox_session::mark_name(s->marks));
+  auto r = c.exec_direct(sql);
+  if (!r.ok()) return msg::while_doing(r.status(), sql);
+  --s->marks;
+  return absl::OkStatus();
+}
+
+}  // namespace sandpool

@@ -1,0 +1,189 @@
+// Turn-taking on a shared connection (FIFO, re-entrant, diagnosed waits)
+// and the reaper (ownership_timeout, ordering, cancellation, warnings).
+#include <doctest/doctest.h>
+
+#include <vector>
+
+#include "owned_pool.hpp"
+
+using namespace sandpool;
+using namespace sandpool::test;
+using namespace std::chrono_literals;
+
+TEST_CASE("callers sharing a connection take turns, first come first served") {
+  owned_fixture f;
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    REQUIRE(f.own().set_mode(shared_mode{current_owner()}).ok());
+    auto turn = f.pool.checkout();  // the owner holds the turn
+    REQUIRE(turn.ok());
+    std::vector<int> order;
+    std::vector<boost::fibers::fiber> workers;
+    for (int i = 0; i < 3; ++i) {
+      workers.emplace_back([&, i] {
+        auto l = f.pool.checkout();
+        REQUIRE(l.ok());
+        order.push_back(i);
+        boost::this_fiber::yield();
+      });
+      boost::this_fiber::yield();
+    }
+    CHECK(order.empty());
+    CHECK(f.own().metrics().turn_waits == 3);
+    *turn = {};
+    for (auto& w : workers) w.join();
+    CHECK(order == std::vector<int>{0, 1, 2});
+  });
+}
+
+TEST_CASE("the holder of a turn may ask again without deadlocking") {
+  owned_fixture f;
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    auto outer = f.pool.checkout();
+    auto inner = f.pool.checkout();
+    REQUIRE(inner.ok());
+    CHECK((*outer)->id == (*inner)->id);
+  });
+}
+
+TEST_CASE("a turn wait that times out names the holder, how long and where") {
+  pool_options o = warm_options(3);
+  o.checkout_timeout = 2s;
+  owned_fixture f({}, o);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    name_current_owner("holder");
+    REQUIRE(f.own().checkout().ok());
+    REQUIRE(f.own().set_mode(shared_mode{current_owner()}).ok());
+    auto turn = f.pool.checkout();  // held across the wait
+    absl::Status failure;
+    boost::fibers::fiber waiter([&] {
+      name_current_owner("waiter");
+      failure = f.pool.checkout().status();
+    });
+    boost::this_fiber::yield();
+    f.clock.advance(2s);
+    f.pool.maintain();
+    waiter.join();
+    INFO(failure.message());
+    CHECK(failure.code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK(contains(failure, "waiter (owner"));
+    CHECK(contains(failure, "waited 2000 ms for its turn"));
+    CHECK(contains(failure, "which holder (owner"));
+    CHECK(contains(failure, "has held for 2000 ms"));
+    CHECK(contains(failure, "ownership_turns_test.cpp"));
+    CHECK(f.own().metrics().turn_timeouts == 1);
+  });
+}
+
+TEST_CASE("the reaper takes a connection back after ownership_timeout") {
+  ownership_options own;
+  own.ownership_timeout = 10s;
+  owned_fixture f(own);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    name_current_owner("slow test");
+    REQUIRE(f.own().checkout().ok());
+    f.clock.advance(9s);
+    f.pool.maintain();
+    CHECK(f.conn_id() > 0);
+    f.clock.advance(2s);
+    f.pool.maintain();
+    CHECK(f.pool.metrics().in_use == 0);
+    const auto l = f.pool.checkout();
+    INFO(l.status().message());
+    CHECK(l.status().code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK(contains(l.status(), "slow test (owner"));
+    CHECK(contains(l.status(), "after holding it 11000 ms"));
+    CHECK(contains(l.status(), "ownership_timeout (10000 ms)"));
+    CHECK(contains(l.status(), "ownership_turns_test.cpp"));
+    // Reported once; afterwards the caller is simply unowned.
+    CHECK(contains(f.pool.checkout().status(), "owns no connection"));
+    CHECK(f.own().metrics().timeouts == 1);
+  });
+}
+
+TEST_CASE("the reaper expires owners in deadline order and reports the next deadline") {
+  ownership_options own;
+  own.ownership_timeout = 10s;
+  owned_fixture f(own);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  std::vector<int> reclaimed_by;
+  boost::fibers::fiber first([&] {
+    REQUIRE(f.own().checkout().ok());
+    for (int i = 0; i < 10; ++i) boost::this_fiber::yield();
+  });
+  boost::this_fiber::yield();
+  f.clock.advance(5s);
+  boost::fibers::fiber second([&] {
+    REQUIRE(f.own().checkout().ok());
+    for (int i = 0; i < 10; ++i) boost::this_fiber::yield();
+  });
+  boost::this_fiber::yield();
+  CHECK(f.own().metrics().owners == 2);
+  f.clock.advance(5s);  // first is due now, second in 5 s
+  const auto next = f.own().reap(f.clock.now());
+  CHECK(f.own().metrics().owners == 1);
+  CHECK(next == f.clock.now() + 5s);
+  f.clock.advance(5s);
+  f.own().reap(f.clock.now());
+  CHECK(f.own().metrics().owners == 0);
+  first.join();
+  second.join();
+}
+
+TEST_CASE("a query in flight at the timeout is cancelled and its connection discarded") {
+  ownership_options own;
+  own.ownership_timeout = 1s;
+  owned_fixture f(own);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    auto turn = f.pool.checkout();
+    (*turn)->status = tx_status::active;  // a query is running
+    f.clock.advance(2s);
+    f.pool.maintain();
+    CHECK(f.server->cancels == 1);
+    CHECK(f.pool.metrics().in_use == 1);  // the turn is still out
+    *turn = {};
+    f.pool.maintain();
+    CHECK(f.pool.metrics().discarded == 1);
+    CHECK(contains(f.pool.checkout().status(), "the query in flight was cancelled"));
+  });
+}
+
+TEST_CASE("infinite ownership_timeout schedules no reaper work; warnings come first") {
+  SUBCASE("infinite") {
+    ownership_options own;
+    own.ownership_timeout = infinite;
+    owned_fixture f(own);
+    owned_fixture::in_fiber([&] {
+      REQUIRE(f.own().checkout().ok());
+      CHECK(f.own().reap(f.clock.now()) == manual_clock::time_point::max());
+      f.clock.advance(24h);
+      f.pool.maintain();
+      CHECK(f.own().metrics().owners == 1);
+    });
+  }
+  SUBCASE("warning") {
+    std::vector<ownership_event::kind> seen;
+    ownership_options own;
+    own.ownership_timeout = 10s;
+    own.warn_before = 2s;
+    own.on_event = [&](const ownership_event& e) { seen.push_back(e.what); };
+    owned_fixture f(own);
+    owned_fixture::in_fiber([&] {
+      REQUIRE(f.own().checkout().ok());
+      f.clock.advance(8s);
+      f.pool.maintain();
+      f.clock.advance(2s);
+      f.pool.maintain();
+      REQUIRE(f.own().checkin().ok() == false);  // already taken back
+    });
+    using k = ownership_event::kind;
+    CHECK(seen == std::vector<k>{k::checkout, k::warning, k::timeout});
+  }
+}
