@@ -52,7 +52,8 @@ connection::connection(connection&& other) noexcept
       target_(std::move(other.target_)),
       round_trips_(std::exchange(other.round_trips_, 0)),
       hook_(std::exchange(other.hook_, nullptr)),
-      rollback_pending_(std::exchange(other.rollback_pending_, false)) {}
+      rollback_pending_(std::exchange(other.rollback_pending_, false)),
+      pending_reset_(std::move(other.pending_reset_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -63,6 +64,7 @@ connection& connection::operator=(connection&& other) noexcept {
     round_trips_ = std::exchange(other.round_trips_, 0);
     hook_ = std::exchange(other.hook_, nullptr);
     rollback_pending_ = std::exchange(other.rollback_pending_, false);
+    pending_reset_ = std::move(other.pending_reset_);
   }
   return *this;
 }

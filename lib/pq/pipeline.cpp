@@ -90,9 +90,10 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
   return outcomes;
 }
 
-absl::Status connection::send_rollback() {
+absl::Status connection::send_rollback(std::string_view reset) {
   static constexpr std::string_view sql = "ROLLBACK";
   if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
+  if (absl::Status s = check_sendable(reset, 0); !reset.empty() && !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
   if (PQenterPipelineMode(conn_) != 1) {
     return absl::FailedPreconditionError(text::concat(
@@ -101,9 +102,18 @@ absl::Status connection::send_rollback() {
         "native() used for an asynchronous query?); nothing was sent"));
   }
   ++round_trips_;
-  // PQpipelineSync flushes: the request is on its way when this returns.
-  if (PQsendQueryParams(conn_, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 0) != 1 ||
-      PQpipelineSync(conn_) != 1) {
+  // Each under its own sync, so that the reset runs outside any transaction
+  // block (DISCARD ALL must). PQpipelineSync flushes: the request is on its
+  // way when this returns.
+  pending_reset_.assign(reset);
+  bool sent = PQsendQueryParams(conn_, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
+              PQpipelineSync(conn_) == 1;
+  if (sent && !reset.empty()) {
+    sent = PQsendQueryParams(conn_, pending_reset_.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+                             0) == 1 &&
+           PQpipelineSync(conn_) == 1;
+  }
+  if (!sent) {
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, nullptr, target_, sql, false);
     }
@@ -120,9 +130,8 @@ absl::Status connection::send_rollback() {
 absl::Status connection::settle(bool keep_pipeline) {
   if (!rollback_pending_) return absl::OkStatus();
   rollback_pending_ = false;
-  static constexpr std::string_view sql = "ROLLBACK";
-  const pipeline_step step{sql};
-  auto answer = read_pipeline(std::span<const pipeline_step>(&step, 1));
+  const pipeline_step steps[] = {{"ROLLBACK", {}, true}, {pending_reset_, {}, true}};
+  auto answer = read_pipeline(std::span<const pipeline_step>(steps, pending_reset_.empty() ? 1 : 2));
   if (!answer.ok()) return answer.status();
   if (!keep_pipeline && PQexitPipelineMode(conn_) != 1) {
     const std::string why = internal::one_line(PQerrorMessage(conn_));
@@ -131,7 +140,10 @@ absl::Status connection::settle(bool keep_pipeline) {
         "could not leave pipeline mode after reading the answer to ROLLBACK (", why,
         "); the connection was closed so that the pool replaces it"));
   }
-  return answer->front().status();
+  for (const auto& step : *answer) {
+    if (!step.ok()) return step.status();
+  }
+  return absl::OkStatus();
 }
 
 // Reads one outcome per step and one sync per segment.

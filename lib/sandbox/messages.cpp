@@ -120,9 +120,11 @@ absl::Status transaction_gone(std::string_view target, std::string_view when) {
   return make(absl::StatusCode::kFailedPrecondition,
               concat("sandbox: the test's transaction on ", target, " had already ended ",
                      when, ": the code under test ended it without going through exec() "
-                     "(e.g. a COMMIT or ROLLBACK sent through native()), so "
-                     "writes made before that may be COMMITTED and will not be rolled back. "
-                     "Check the database for rows this test left behind, and ", unsandboxed));
+                     "(a COMMIT or ROLLBACK sent through native() or a client library). The "
+                     "sandbox's guard makes the server refuse every COMMIT, so what the test "
+                     "wrote until then was rolled back, not committed; but statements sent "
+                     "through native() after that point ran on their own and may be "
+                     "committed. Send transaction control through exec(), or ", unsandboxed));
 }
 
 absl::Status lost_at_checkin(const absl::Status& cause) {

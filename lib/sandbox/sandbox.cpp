@@ -1,10 +1,12 @@
 // The sandbox decorator: checkout, checkin, release and the suite-level
 // savepoints. It owns the session map (under lock_) and the checkout and
-// checkin round trips; translation lives in sandbox_session.cpp.
+// checkin round trips; translation lives in session.cpp, the commit guard
+// in guard.cpp.
 #include "sandpool/sandbox/sandbox.hpp"
 
 #include <vector>
 
+#include "sandbox/guard.hpp"
 #include "sandbox/messages.hpp"
 #include "sandbox/session.hpp"
 #include "sandpool/pq/sqlstate.hpp"
@@ -18,8 +20,15 @@ namespace msg = sandbox_messages;
 using text::concat;
 
 constexpr std::string_view base_savepoint = "SAVEPOINT sandpool_base";
+// What a ROLLBACK leaves behind, undone between owners: prepared
+// statements, session advisory locks, settings, LISTEN, cursors, temp
+// tables, cached plans and sequence state of the session (not sequence
+// values, which no rollback undoes).
+constexpr std::string_view session_reset = "DISCARD ALL";
 
 }  // namespace
+
+std::string_view sandbox_guard_sql() noexcept { return guard::setup_sql; }
 
 absl::StatusOr<std::shared_ptr<sandbox>> sandbox::create(sandbox_options o) {
   if (o.isolation) {
@@ -55,26 +64,20 @@ sandbox_session* sandbox::active_session(const pq::connection& c) const {
 absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) {
   if (!o.sandbox) return absl::OkStatus();
   sandbox_session& s = session_for(c);
-  const std::string begin =
-      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
-  // The safeguard's query rides along the first time a backend is seen,
-  // after BEGIN: before it, it would take the snapshot and an isolation
-  // level could no longer be set.
-  const bool check = !options_.safeguard.allow_any && s.verified_pid != c.backend_pid();
-  std::vector<pq::pipeline_step> steps = {{begin}, {base_savepoint}};
-  if (check) steps.push_back({safeguard_query});
-  auto out = c.exec_pipeline(steps);
-  if (!out.ok()) return msg::while_doing(out.status(), "checkout (BEGIN)");
-  for (const auto& step : *out) {
-    if (!step.ok()) return msg::while_doing(step.status(), concat("checkout (", begin, ")"));
+  absl::Status opened = open_transaction(c, s);
+  if (guard::missing(opened)) {
+    // First sandboxed checkout in this database: make the guard, then open
+    // again. The failed attempt's transaction is rolled back first.
+    if (auto r = c.exec_direct("ROLLBACK"); !r.ok()) {
+      return msg::while_doing(r.status(), "checkout (ROLLBACK before creating the guard)");
+    }
+    if (auto r = c.exec_direct(guard::setup_sql); !r.ok()) {
+      (void)c.exec_direct("ROLLBACK");
+      return guard::setup_failed(r.status(), c.target());
+    }
+    opened = open_transaction(c, s);
   }
-  if (check) {
-    auto who = read_server_identity(*out->back());
-    if (!who.ok()) return who.status();
-    // Refused: the pool rolls back the transaction just opened.
-    if (absl::Status v = judge_safeguard(*who, options_.safeguard, "sandbox"); !v.ok()) return v;
-    s.verified_pid = c.backend_pid();
-  }
+  if (!opened.ok()) return opened;
   std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
   s.depth = 0;
   s.marks = 0;
@@ -83,8 +86,44 @@ absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) 
   return absl::OkStatus();
 }
 
+absl::Status sandbox::open_transaction(pq::connection& c, sandbox_session& s) {
+  const std::string begin =
+      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+  // The safeguard's query rides along the first time a backend is seen,
+  // after BEGIN (before it, it would take the snapshot and an isolation
+  // level could no longer be set) and before the guard, which it must judge
+  // the database for before the guard is ever created there.
+  const bool check = !options_.safeguard.allow_any && s.verified_pid != c.backend_pid();
+  std::vector<pq::pipeline_step> steps = {{begin}};
+  if (check) steps.push_back({safeguard_query});
+  steps.push_back({guard::arm_sql});
+  steps.push_back({base_savepoint});
+  auto out = c.exec_pipeline(steps);
+  if (!out.ok()) return msg::while_doing(out.status(), "checkout (BEGIN)");
+  if (check) {
+    if (!(*out)[1].ok()) return msg::while_doing((*out)[1].status(), "checkout (safeguard)");
+    auto who = read_server_identity(*(*out)[1]);
+    if (!who.ok()) return who.status();
+    // Refused: the pool rolls back the transaction just opened.
+    if (absl::Status v = judge_safeguard(*who, options_.safeguard, "sandbox"); !v.ok()) return v;
+    s.verified_pid = c.backend_pid();
+  }
+  for (const auto& step : *out) {
+    if (step.ok()) continue;
+    if (guard::missing(step.status())) return step.status();  // the caller creates it
+    return msg::while_doing(step.status(), concat("checkout (", begin, ")"));
+  }
+  return absl::OkStatus();
+}
+
 absl::Status sandbox::on_checkin(pq::connection& c) {
-  if (active_session(c) == nullptr) return absl::OkStatus();  // checked out unsandboxed
+  if (active_session(c) == nullptr) {
+    // Checked out unsandboxed: its commits stand, but its session state
+    // (settings, prepared statements, locks, LISTEN, temp tables) must not
+    // reach the next owner.
+    if (c.transaction_status() != tx_status::idle) return absl::OkStatus();  // the pool resets it
+    return msg::while_doing(c.exec_direct(session_reset).status(), "checkin (DISCARD ALL)");
+  }
   switch (c.transaction_status()) {
     case tx_status::idle:
       return msg::transaction_gone(c.target(), "at checkin");
@@ -97,9 +136,11 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
     case tx_status::in_transaction:
       if (!options_.check_deferred_constraints) break;
       {
-        // Sync between the two, so a violation does not skip the rollback.
+        // A sync after each, so a violation does not skip the rollback and
+        // the reset runs outside the transaction block.
         const pq::pipeline_step steps[] = {{"SET CONSTRAINTS ALL IMMEDIATE", {}, true},
-                                           {"ROLLBACK"}};
+                                           {"ROLLBACK", {}, true},
+                                           {session_reset}};
         auto out = c.exec_pipeline(steps);
         if (!out.ok()) return msg::while_doing(out.status(), "checkin (ROLLBACK)");
         if (const absl::Status& check = (*out)[0].status(); !check.ok()) {
@@ -107,12 +148,13 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
                      ? msg::deferred_violation(check)
                      : msg::while_doing(check, "checkin (SET CONSTRAINTS ALL IMMEDIATE)");
         }
-        return msg::while_doing((*out)[1].status(), "checkin (ROLLBACK)");
+        if (!(*out)[1].ok()) return msg::while_doing((*out)[1].status(), "checkin (ROLLBACK)");
+        return msg::while_doing((*out)[2].status(), "checkin (DISCARD ALL)");
       }
   }
   // Not waited for: the next use of the connection reads the answer, and
   // the next sandboxed checkout's BEGIN shares its round trip.
-  return msg::while_doing(c.send_rollback(), "checkin (ROLLBACK)");
+  return msg::while_doing(c.send_rollback(session_reset), "checkin (ROLLBACK)");
 }
 
 void sandbox::on_release(pq::connection& c) noexcept {

@@ -110,9 +110,12 @@ class connection {
   // cost one round trip, not two). Meanwhile transaction_status() reports
   // idle, which is where a ROLLBACK always leaves a healthy connection; if
   // the connection was lost instead, the next use reports it (Unavailable).
-  // Counts one round trip. Errors now, with nothing sent: closed
-  // (FailedPrecondition), lost (Unavailable).
-  [[nodiscard]] absl::Status send_rollback();
+  // Counts one round trip. With `reset` (one statement, e.g. DISCARD ALL),
+  // it follows the ROLLBACK under a sync of its own, outside any transaction
+  // block, in the same round trip; a failure of either is reported by the
+  // next use. Errors now, with nothing sent: closed (FailedPrecondition),
+  // lost (Unavailable).
+  [[nodiscard]] absl::Status send_rollback(std::string_view reset = {});
 
   // Asks the server to cancel the query running on this connection. Ok means
   // the request was delivered; the query then fails with SQLSTATE 57014
@@ -172,6 +175,7 @@ class connection {
   std::uint64_t round_trips_ = 0;
   statement_hook* hook_ = nullptr;  // not owned; null: exec() sends itself
   bool rollback_pending_ = false;   // send_rollback()'s answer is unread
+  std::string pending_reset_;       // the reset sent behind that ROLLBACK, if any
 };
 
 }  // namespace sandpool::pq

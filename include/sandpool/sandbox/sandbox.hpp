@@ -114,6 +114,9 @@ class sandbox final : public checkout_decorator<pq::connection> {
   explicit sandbox(sandbox_options o);
   // The session for c, created on first use; never null. Thread-safe.
   sandbox_session& session_for(const pq::connection& c);
+  // BEGIN, the safeguard (first time per backend), the guard's arming and
+  // the base savepoint, in one round trip.
+  [[nodiscard]] absl::Status open_transaction(pq::connection& c, sandbox_session& s);
   // The session for c if c is sandboxed now, else null. Thread-safe.
   sandbox_session* active_session(const pq::connection& c) const;
 
@@ -123,6 +126,13 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // slots, so this is bounded by the pool size.
   absl::flat_hash_map<const pq::connection*, std::unique_ptr<sandbox_session>> sessions_;
 };
+
+// The statements that create the sandbox's commit guard (schema sandpool: a
+// table and a deferred constraint trigger that refuses to commit a
+// sandboxed transaction). The first sandboxed checkout in a database runs
+// them itself; a role that may not create a schema needs them run once by
+// the database owner (e.g. in the test database's migrations). Idempotent.
+[[nodiscard]] std::string_view sandbox_guard_sql() noexcept;
 
 // Creates a sandbox and installs it on pool's ownership layer; do it before
 // anyone checks out, and replace or remove it (set_decorator) only when

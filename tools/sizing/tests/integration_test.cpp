@@ -147,8 +147,9 @@ PG_TEST_CASE("the rw, sandbox and script workloads run and leave no table behind
       {{"--workload", "sandbox"}, "workload sandbox (per test: checkout with BEGIN"},
       {{"--script", script}, "workload script " + script + " (2 statements)"},
   };
-  for (const auto& [flags, description] : cases) {
-    CAPTURE(description);
+  for (const auto& one_case : cases) {
+    const auto& [flags, description] = one_case;
+    CAPTURE(one_case.second);  // clang 14 cannot capture a structured binding
     std::vector<std::string> args = {"--sizes", "2", "--seconds", "0.2", "--warmup", "0",
                                      "--threads", "2", "--fibers", "2", "--format", "markdown",
                                      "--progress", "none"};

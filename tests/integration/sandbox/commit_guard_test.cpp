@@ -1,0 +1,139 @@
+// The commit guard against a real server: however a COMMIT reaches a
+// sandboxed connection (native(), several statements in one raw string, a
+// procedure, two-phase commit, a comment the sandbox reads differently from
+// the server), the server refuses it and nothing the test wrote is
+// committed. Each case checks what a fresh, unsandboxed connection sees.
+#include <libpq-fe.h>
+
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "sandbox_env.hpp"
+#include "sandpool/pq/sqlstate.hpp"
+
+namespace sandpool::test {
+namespace {
+
+// Runs sql through the raw PGconn, as a client library would; returns the
+// error message (empty if it succeeded) and the SQLSTATE.
+struct raw_outcome {
+  std::string error;
+  std::string sqlstate;
+};
+raw_outcome raw(pq::connection& c, const std::string& sql) {
+  PGresult* r = PQexec(c.native(), sql.c_str());
+  raw_outcome out;
+  const ExecStatusType st = PQresultStatus(r);
+  if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK && st != PGRES_EMPTY_QUERY) {
+    out.error = PQresultErrorMessage(r);
+    if (const char* s = PQresultErrorField(r, PG_DIAG_SQLSTATE)) out.sqlstate = s;
+  }
+  PQclear(r);
+  return out;
+}
+
+}  // namespace
+
+PG_TEST_CASE("a COMMIT through native() is refused by the server and nothing is committed") {
+  sandboxed s;
+  s.insert("guard-native");
+  const raw_outcome r = raw(s.c(), "COMMIT");
+  CHECK(r.sqlstate == "25SB1");
+  CHECK(contains(r.error, "COMMIT refused: this connection is inside a test sandbox"));
+  CHECK(contains(r.error, "nothing was committed"));
+  CHECK(count_committed("tag = 'guard-native'") == 0);
+  // The sandbox notices at the next statement and at checkin, and says the
+  // writes were rolled back.
+  auto next = s.c().exec("SELECT 1");
+  CHECK(next.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(contains(text(next.status()), "rolled back, not committed"));
+  const absl::Status in = s.checkin();
+  CHECK(in.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(count_committed("tag = 'guard-native'") == 0);
+}
+
+PG_TEST_CASE("INSERT; COMMIT; BEGIN in one raw string commits nothing") {
+  sandboxed s;
+  const raw_outcome r =
+      raw(s.c(), "INSERT INTO " + ledger() + " (tag) VALUES ('guard-string'); COMMIT; BEGIN");
+  CHECK(r.sqlstate == "25SB1");
+  CHECK(count_committed("tag = 'guard-string'") == 0);
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-string'") == 0);
+}
+
+PG_TEST_CASE("END, COMMIT AND CHAIN and PREPARE TRANSACTION through native() are refused") {
+  for (const char* end : {"END", "COMMIT AND CHAIN", "PREPARE TRANSACTION 'sandpool_guard_gid'"}) {
+    CAPTURE(end);
+    sandboxed s;
+    s.insert("guard-end");
+    CHECK(raw(s.c(), end).sqlstate == "25SB1");
+    (void)s.checkin();
+    CHECK(count_committed("tag = 'guard-end'") == 0);
+  }
+  CHECK(committed("SELECT count(*) FROM pg_prepared_xacts WHERE gid = 'sandpool_guard_gid'")
+            .get(0, 0) == "0");
+}
+
+PG_TEST_CASE("SET CONSTRAINTS ALL IMMEDIATE does not disarm the guard") {
+  sandboxed s;
+  s.insert("guard-immediate");
+  s.exec("SET CONSTRAINTS ALL IMMEDIATE");
+  CHECK(raw(s.c(), "SET CONSTRAINTS ALL IMMEDIATE").error.empty());
+  CHECK(raw(s.c(), "SET CONSTRAINTS ALL DEFERRED").error.empty());
+  CHECK(count_in(s.c(), "tag = 'guard-immediate'") == 1);  // the transaction goes on
+  CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-immediate'") == 0);
+}
+
+PG_TEST_CASE("a savepoint rolled back or released does not disarm the guard") {
+  sandboxed s;
+  s.insert("guard-savepoint");
+  CHECK(raw(s.c(), "SAVEPOINT a; ROLLBACK TO a; SAVEPOINT b; RELEASE b").error.empty());
+  CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-savepoint'") == 0);
+}
+
+PG_TEST_CASE("a procedure that commits cannot end the sandbox's transaction") {
+  const std::string proc = "sandpool_guard_proc_" + std::to_string(::getpid());
+  committed("CREATE OR REPLACE PROCEDURE " + proc + "() LANGUAGE plpgsql AS $$ BEGIN INSERT INTO " +
+            ledger() + " (tag) VALUES ('guard-proc'); COMMIT; END $$");
+  {
+    sandboxed s;
+    auto r = s.c().exec("CALL " + proc + "()");
+    CHECK_FALSE(r.ok());
+    CHECK(pq::sqlstate(r.status()) == "2D000");  // invalid transaction termination
+    REQUIRE(s.checkin().ok());
+  }
+  CHECK(count_committed("tag = 'guard-proc'") == 0);
+  committed("DROP PROCEDURE " + proc);
+}
+
+PG_TEST_CASE("inputs the sandbox may read differently from the server still commit nothing") {
+  // A -- comment ends at a carriage return for the server; a string under
+  // standard_conforming_strings = off; a routine named like a keyword.
+  const std::string cases[] = {
+      "INSERT INTO " + ledger() + " (tag) VALUES ('guard-misread') -- note\rCOMMIT",
+      "INSERT INTO " + ledger() + " (tag) VALUES ('guard-misread'); -- note\rCOMMIT; BEGIN",
+  };
+  for (const std::string& sql : cases) {
+    CAPTURE(sql);
+    sandboxed s;
+    (void)s.c().exec(sql);
+    (void)s.checkin();
+    CHECK(count_committed("tag = 'guard-misread'") == 0);
+  }
+}
+
+PG_TEST_CASE("the guard's statements are public and idempotent") {
+  pq::connection c = connect(dsn());
+  CHECK(must(c.exec(std::string(sandbox_guard_sql()))).status() == PGRES_COMMAND_OK);
+  CHECK(must(c.exec(std::string(sandbox_guard_sql()))).status() == PGRES_COMMAND_OK);
+  CHECK(must(c.exec("SELECT tgenabled FROM pg_trigger WHERE tgname = 'commit_guard'")).get(0, 0) ==
+        "A");  // ENABLE ALWAYS: session_replication_role cannot switch it off
+}
+
+}  // namespace sandpool::test

@@ -1,0 +1,101 @@
+// Nothing carries over between owners of one connection: on a pool of
+// size 1, the next test sees none of the previous test's session state,
+// sandboxed or not (prepared statements, session advisory locks, settings,
+// temp tables), and the reset adds no round trip to the sandboxed checkin.
+#include <doctest/doctest.h>
+
+#include <string>
+
+#include "sandbox_env.hpp"
+
+namespace sandpool::test {
+namespace {
+
+std::string scalar(pq::connection& c, const std::string& sql) {
+  return std::string(must(c.exec(sql)).get(0, 0));
+}
+
+// Advisory locks held by the sandbox pool's backends, seen from outside.
+std::string advisory_locks_held() {
+  return std::string(committed("SELECT count(*) FROM pg_locks l JOIN pg_stat_activity a "
+                               "USING (pid) WHERE l.locktype = 'advisory' AND "
+                               "a.application_name = '" + sandbox_app() + "'")
+                         .get(0, 0));
+}
+
+}  // namespace
+
+PG_TEST_CASE("the next sandboxed test on the connection sees no prepared statement or lock") {
+  ensure_ledger();
+  pool p = make_sandbox_pool(dsn(), 1);
+  auto box = install_sandbox(p);
+  REQUIRE(box.ok());
+  for (int test = 0; test < 2; ++test) {
+    CAPTURE(test);
+    REQUIRE(p.ownership().checkout().ok());
+    {
+      auto l = p.checkout();
+      REQUIRE(l.ok());
+      pq::connection& c = **l;
+      // The same names each time: a leftover would make these fail (42P05).
+      must(c.exec("PREPARE sandpool_reset_probe AS SELECT 1"));
+      CHECK(scalar(c, "SELECT pg_try_advisory_lock(4242)") == "t");
+      CHECK(scalar(c, "SELECT count(*) FROM pg_prepared_statements") == "1");
+    }
+    REQUIRE(p.ownership().checkin().ok());
+    // The ROLLBACK and the reset are not waited for; reading from outside
+    // needs them done: the next checkout settles them first.
+    REQUIRE(p.ownership().checkout().ok());
+    {
+      auto l = p.checkout();
+      REQUIRE(l.ok());
+      CHECK(scalar(**l, "SELECT count(*) FROM pg_prepared_statements") == "0");
+    }
+    CHECK(advisory_locks_held() == "0");
+    REQUIRE(p.ownership().checkin().ok());
+  }
+}
+
+PG_TEST_CASE("an unsandboxed test's settings and temp tables do not reach the next test") {
+  ensure_ledger();
+  pool p = make_sandbox_pool(dsn(), 1);
+  auto box = install_sandbox(p);
+  REQUIRE(box.ok());
+  std::string default_path;
+  REQUIRE(p.ownership().checkout({.sandbox = false}).ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    default_path = scalar(**l, "SHOW search_path");
+    must((*l)->exec("SET search_path = pg_catalog"));
+    must((*l)->exec("SET statement_timeout = '1234ms'"));
+    must((*l)->exec("CREATE TEMP TABLE sandpool_reset_temp (x int)"));
+    must((*l)->exec("SELECT pg_advisory_lock(4343)"));
+  }
+  REQUIRE(p.ownership().checkin().ok());
+  REQUIRE(p.ownership().checkout().ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    CHECK(scalar(**l, "SHOW search_path") == default_path);
+    CHECK(scalar(**l, "SHOW statement_timeout") == "0");
+    CHECK(scalar(**l, "SELECT to_regclass('pg_temp.sandpool_reset_temp') IS NULL") == "t");
+  }
+  CHECK(advisory_locks_held() == "0");
+  REQUIRE(p.ownership().checkin().ok());
+}
+
+PG_TEST_CASE("the reset rides along the checkin's ROLLBACK: a sandboxed test is one round trip") {
+  sandboxed s({}, 1);
+  const auto before = s.c().round_trips();
+  REQUIRE(s.checkin().ok());
+  REQUIRE(s.p.ownership().checkout().ok());
+  auto l = s.p.checkout();
+  REQUIRE(l.ok());
+  // checkin's ROLLBACK + DISCARD ALL and the next checkout's BEGIN: one
+  // round trip each way, counted once for each request sent.
+  CHECK((*l)->round_trips() - before == 2);
+  s.lease = std::move(*l);
+}
+
+}  // namespace sandpool::test
