@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sandpool/core/detail/waiter.hpp"
 #include "sandpool/core/source_location.hpp"
 #include "sandpool/ownership/route.hpp"
 
@@ -21,11 +22,13 @@ struct auto_mode {
   route fallback(owner_id) const noexcept { return {route::kind::fresh, 0}; }
   friend bool operator==(const auto_mode&, const auto_mode&) = default;
 
-  // Checks a fresh lease out of the core. Thread-safe.
+  // Checks a fresh lease out of the core. Thread-safe. Overload control
+  // may shed the caller unless on_overload is wait.
   template <class Lease, class Core>
   static absl::StatusOr<Lease> checkout(Core& core, std::chrono::nanoseconds timeout,
-                                        source_location site) {
-    auto slot = core.acquire(timeout, site);
+                                        source_location site,
+                                        detail::overload on_overload = detail::overload::shed) {
+    auto slot = core.acquire(timeout, site, on_overload);
     if (!slot.ok()) return slot.status();
     return Lease(&core, *slot, site);
   }

@@ -126,3 +126,44 @@ TEST_CASE("auto mode with nobody owning takes the trivial path") {
   });
   CHECK(f.own().trivial());
 }
+
+TEST_CASE("overload control never sheds an ownership checkout: it waits FIFO to its timeout") {
+  // The shedding case of pool_waiting_test, with test owners instead of
+  // auto-mode callers: more owners than connections, overloaded for good.
+  pool_options o = warm_options(1);
+  o.queue_target = 50ms;
+  o.queue_interval = 1s;
+  o.checkout_timeout = 30s;
+  owned_fixture f({}, o);
+  auto held = f.pool.checkout();  // an auto-mode lease holds the only connection
+  REQUIRE(held.ok());
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  absl::Status waited;
+  boost::fibers::fiber a([&] { waited = f.own().checkout().status(); });
+  fixture::settle();
+  for (int i = 0; i < 5; ++i) {  // five intervals with nobody served in time
+    f.clock.advance(1s);
+    f.pool.maintain();
+    fixture::settle();
+  }
+  CHECK(f.pool.metrics().drops == 0);
+  CHECK(f.pool.metrics().waiting == 1);
+  // Past checkout_timeout it times out (with the live counts); it is never
+  // dropped as overload.
+  f.clock.advance(30s);
+  f.pool.maintain();
+  a.join();
+  CHECK(waited.code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(f.pool.metrics().drops == 0);
+  // A waiting owner is served as soon as the connection comes back.
+  bool served = false;
+  boost::fibers::fiber b([&] { served = f.own().checkout().ok(); });
+  fixture::settle();
+  f.clock.advance(3s);
+  f.pool.maintain();
+  fixture::settle();
+  *held = {};
+  b.join();
+  CHECK(served);
+  CHECK(f.pool.metrics().drops == 0);
+}

@@ -74,13 +74,15 @@ class core {
   const Clock& clock() const noexcept { return clock_; }
 
   // Hands the caller a leased slot: from the idle list if one is there,
-  // otherwise after queueing FIFO until one is returned or opened.
+  // otherwise after queueing FIFO until one is returned or opened. With
+  // overload::wait the caller is never shed, only timed out.
   absl::StatusOr<slot_type*> acquire(std::chrono::nanoseconds timeout,
-                                     source_location site) {
+                                     source_location site,
+                                     overload on_overload = overload::shed) {
     if (activity_ == nullptr) [[likely]]
-      return take(timeout, site);
+      return take(timeout, site, on_overload);
     activity_stamp stamp{activity_recorder::now_ns(), 0, activity_recorder::current_label()};
-    absl::StatusOr<slot_type*> s = take(timeout, site);
+    absl::StatusOr<slot_type*> s = take(timeout, site, on_overload);
     stamp.granted_ns = activity_recorder::now_ns();
     if (s.ok()) {
       (*s)->activity = stamp;
@@ -168,7 +170,8 @@ class core {
   };
 
   // acquire() without activity export.
-  absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site) {
+  absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site,
+                                  overload on_overload) {
     const time_point now = clock_.now();
     lock_type lk(lock_);
     if (closed_) return pool_closed_error(options_.name);
@@ -207,13 +210,20 @@ class core {
       doom(s);
     }
     if (closed_) return pool_closed_error(options_.name);
-    return wait(lk, now, timeout, site);
+    return wait(lk, now, timeout, site, on_overload);
   }
 
   time_point maintain_pool();
   void run_hosted(task t);
   absl::StatusOr<slot_type*> wait(lock_type& lk, time_point now,
-                                  std::chrono::nanoseconds timeout, source_location site);
+                                  std::chrono::nanoseconds timeout, source_location site,
+                                  overload on_overload);
+  // The oldest waiter overload control may shed, or null.
+  const waiter_type* oldest_sheddable() const noexcept {
+    for (const waiter_type& w : waiters_)
+      if (w.on_overload == overload::shed) return &w;
+    return nullptr;
+  }
   void collect(time_point now, work& w);
   void fail_waiters(time_point now);
   time_point next_due(time_point now) const;

@@ -13,12 +13,14 @@ namespace sandpool::detail {
 
 template <driver Driver, class Clock>
 auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanoseconds timeout,
-                               source_location site) -> absl::StatusOr<slot_type*> {
+                               source_location site, overload on_overload)
+    -> absl::StatusOr<slot_type*> {
   watch_fiber_scheduler();
   waiter_type w;
   w.enqueued = now;
   w.deadline = saturating_add(now, timeout);
   w.site = site;
+  w.on_overload = on_overload;
   waiters_.push_back(w);
   ++blocked_;
   wake_housekeeper();  // it may open a connection for this waiter
@@ -45,7 +47,7 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
 }
 
 // Expires waiters past their deadline and, while overloaded, sheds those
-// older than twice the queue target. Under the lock.
+// older than twice the queue target that may be shed. Under the lock.
 template <driver Driver, class Clock>
 void core<Driver, Clock>::fail_waiters(time_point now) {
   codel_.tick(now, waiters_.empty() ? std::chrono::nanoseconds::zero()
@@ -58,7 +60,9 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
     // server is unreachable, not because of load: waiters then time out with
     // the connect error instead of being shed as "overloaded".
     const bool outage = open_ == 0 && connect_failures_in_row_ > 0;
-    if (!expired && !(codel_.overloaded() && !outage && waited > codel_.drop_after())) {
+    const bool shed = w.on_overload == overload::shed && codel_.overloaded() && !outage &&
+                      waited > codel_.drop_after();
+    if (!expired && !shed) {
       ++it;
       continue;
     }
@@ -198,8 +202,11 @@ auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
     due = std::min(due, std::max(retry_at_, now));
   if (!waiters_.empty()) {
     due = std::min(due, codel_.interval_end());
-    if (codel_.overloaded())
-      due = std::min(due, saturating_add(waiters_.front().enqueued, codel_.drop_after()));
+    // Only a waiter that may be shed has a shedding time to wake up for.
+    if (codel_.overloaded()) {
+      if (const waiter_type* w = oldest_sheddable())
+        due = std::min(due, saturating_add(w->enqueued, codel_.drop_after()));
+    }
     for (const waiter_type& w : waiters_) due = std::min(due, w.deadline);
   }
   return due;

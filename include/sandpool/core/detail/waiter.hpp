@@ -9,6 +9,7 @@
 // too) simply blocks.
 #pragma once
 
+#include <cstdint>
 
 #include <boost/fiber/condition_variable.hpp>
 #include <boost/intrusive/list_hook.hpp>
@@ -20,6 +21,12 @@
 
 namespace sandpool::detail {
 
+// What overload control may do to a waiter.
+enum class overload : std::uint8_t {
+  shed,  // shed when the queue stands (auto mode: fail fast, retry elsewhere)
+  wait,  // never shed: waits FIFO up to its timeout (ownership checkouts, tests)
+};
+
 template <class Slot, class TimePoint>
 struct waiter : boost::intrusive::list_base_hook<> {
   boost::fibers::condition_variable_any cv;
@@ -28,6 +35,7 @@ struct waiter : boost::intrusive::list_base_hook<> {
   TimePoint enqueued{};
   TimePoint deadline{};
   source_location site{};
+  overload on_overload = overload::shed;
 
   bool done() const noexcept { return granted != nullptr || !failure.ok(); }
 };

@@ -23,8 +23,11 @@ auto basic_ownership<Core>::checkout(checkout_options opts, source_location site
     if (const auto* s = std::get_if<shared_mode>(&mode_); s != nullptr && s->owner != caller)
       return checkout_result::already_allowed;
   }
-  // Waits in the pool like any checkout, outside the ownership lock.
-  auto conn = modes::auto_mode::checkout<lease_type>(core_, core_.options().checkout_timeout, site);
+  // Waits in the pool like any checkout, outside the ownership lock, but is
+  // never shed by overload control: a test that waits for a connection must
+  // get it (FIFO) or time out after checkout_timeout, not fail as overload.
+  auto conn = modes::auto_mode::checkout<lease_type>(core_, core_.options().checkout_timeout, site,
+                                                     detail::overload::wait);
   if (!conn.ok()) return conn.status();
   std::shared_ptr<decorator_type> decorator;
   {
