@@ -120,10 +120,26 @@ absl::Status connection::check_sendable(std::string_view sql,
   return absl::OkStatus();
 }
 
+absl::Status connection::check_params(std::string_view sql,
+                                      std::span<const param> params) const {
+  for (std::size_t i = 0; i < params.size(); ++i) {
+    if (params[i] && params[i]->find('\0') != std::string_view::npos) {
+      return absl::InvalidArgumentError(text::concat(
+          "cannot run query: parameter $", std::to_string(i + 1),
+          " holds a NUL byte, which a PostgreSQL text value cannot contain (libpq would cut "
+          "the value there); nothing was sent. Pass binary data as bytea, e.g. hex-encoded "
+          "with decode($", std::to_string(i + 1), ", 'hex') (while running: ",
+          internal::sql_excerpt(sql), ")"));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<result> connection::run(std::string_view sql,
                                        std::span<const param> params,
                                        bool extended) {
   if (absl::Status s = check_sendable(sql, params.size()); !s.ok()) return s;
+  if (absl::Status s = check_params(sql, params); !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
 
   const std::string text(sql);
@@ -185,6 +201,12 @@ absl::Status connection::cancel() const {
                      internal::one_line(error)));
   }
   return absl::OkStatus();
+}
+
+std::string_view connection::parameter(const char* name) const noexcept {
+  if (conn_ == nullptr) return {};
+  const char* value = PQparameterStatus(conn_, name);
+  return value == nullptr ? std::string_view() : std::string_view(value);
 }
 
 int connection::backend_pid() const noexcept {

@@ -45,6 +45,7 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
   }
   for (const pipeline_step& step : steps) {
     if (absl::Status s = check_sendable(step.sql, step.params.size()); !s.ok()) return s;
+    if (absl::Status s = check_params(step.sql, step.params); !s.ok()) return s;
   }
   // A pending send_rollback() keeps the connection in pipeline mode: these
   // steps follow it in the same round trip.

@@ -106,16 +106,6 @@ absl::Status reserved_name(std::string_view name, std::string_view sql) {
                      stmt(sql), "; rename the savepoint"));
 }
 
-absl::Status unparsed_control(std::string_view sql) {
-  return make(absl::StatusCode::kInvalidArgument,
-              concat("sandbox: a statement that starts like transaction control was not "
-                     "sent because the sandbox could not parse it, and an unrecognised COMMIT "
-                     "or ROLLBACK could end the sandbox's transaction", stmt(sql),
-                     ". Write it in PostgreSQL's documented form (BEGIN [ISOLATION LEVEL ...], "
-                     "COMMIT [AND CHAIN], ROLLBACK [TO SAVEPOINT name], ...), or ", unsandboxed),
-              "42601");
-}
-
 absl::Status transaction_gone(std::string_view target, std::string_view when) {
   return make(absl::StatusCode::kFailedPrecondition,
               concat("sandbox: the test's transaction on ", target, " had already ended ",

@@ -26,7 +26,6 @@ namespace sandpool::sandbox_messages {
 // SAVEPOINT / RELEASE / ROLLBACK TO with no level of the code under test open.
 [[nodiscard]] absl::Status savepoint_outside_level(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status reserved_name(std::string_view name, std::string_view sql);
-[[nodiscard]] absl::Status unparsed_control(std::string_view sql);
 // The sandbox's transaction ended behind its back (found at `when`).
 [[nodiscard]] absl::Status transaction_gone(std::string_view target, std::string_view when);
 [[nodiscard]] absl::Status lost_at_checkin(const absl::Status& cause);

@@ -36,20 +36,22 @@ auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome 
   if (c.transaction_status() == tx_status::idle) {
     return msg::transaction_gone(c.target(), "before this statement, which was not sent");
   }
-  const std::vector<std::string_view> pieces = split_statements(s.sql);
+  // Read as the server will read it: with the session's string syntax.
+  const bool standard_strings = c.parameter("standard_conforming_strings") != "off";
+  const std::vector<std::string_view> pieces = split_statements(s.sql, standard_strings);
   if (pieces.empty()) return pass(c, s);  // only comments: nothing to protect
   if (s.extended || pieces.size() == 1) {
     // One statement (with parameters there can be only one: the server
     // rejects more, and classifying the first would not change that).
-    const statement_info info = pieces.size() == 1 ? classify_statement(pieces[0])
-                                                   : statement_info{};
+    const statement_info info =
+        pieces.size() == 1 ? classify_statement(pieces[0], standard_strings) : statement_info{};
     return run_one(c, info, s);
   }
   std::vector<statement_info> infos;
   infos.reserve(pieces.size());
   bool plain = true;
   for (std::string_view p : pieces) {
-    infos.push_back(classify_statement(p));
+    infos.push_back(classify_statement(p, standard_strings));
     plain = plain && infos.back().kind == statement_kind::other;
   }
   if (plain) return depth > 0 ? pass(c, s) : protect(c, pieces, s);
@@ -87,10 +89,8 @@ auto sandbox_session::run_one(pq::connection& c, const statement_info& info,
       return set_transaction(c, info, sql);
     case statement_kind::two_phase:
       return msg::two_phase_refused(info.command, sql);
-    case statement_kind::unparsed_control:
-      break;
   }
-  return msg::unparsed_control(sql);
+  return pass(c, s);
 }
 
 auto sandbox_session::protect(pq::connection& c, std::span<const std::string_view> pieces,

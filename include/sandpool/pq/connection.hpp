@@ -127,6 +127,10 @@ class connection {
   // Closes the connection now (idempotent). Never throws.
   void close() noexcept;
 
+  // A setting the server reports (ParameterStatus: server_version,
+  // standard_conforming_strings, client_encoding, ...) as last reported;
+  // empty if unknown or closed. No I/O.
+  [[nodiscard]] std::string_view parameter(const char* name) const noexcept;
   // The server process serving this connection; 0 if closed.
   [[nodiscard]] int backend_pid() const noexcept;
   // Whether libpq considers the connection usable (CONNECTION_OK).
@@ -161,6 +165,9 @@ class connection {
   // Why sql cannot be sent now (closed, lost, too many parameters), or ok.
   [[nodiscard]] absl::Status check_sendable(std::string_view sql,
                                             std::size_t params) const;
+  // InvalidArgument if a parameter holds a NUL byte, which libpq would cut.
+  [[nodiscard]] absl::Status check_params(std::string_view sql,
+                                          std::span<const param> params) const;
   [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> read_pipeline(
       std::span<const pipeline_step> steps);
   // Reads the answer to a pending send_rollback(), if any, and leaves

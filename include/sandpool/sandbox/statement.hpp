@@ -1,10 +1,13 @@
 // What a statement means to the sandbox: splitting SQL text into statements
-// and recognising transaction control in any spelling PostgreSQL accepts
-// (any case, whitespace and comments between words, WORK / TRANSACTION,
-// transaction modes, AND [NO] CHAIN, trailing semicolons). It owns the rule
-// that a statement which starts like transaction control but does not parse
-// is reported as unparsed_control, never as `other`: the sandbox refuses to
-// send what it does not understand rather than risk ending its transaction.
+// and recognising transaction control, both by PostgreSQL 15's own grammar
+// (libpg_query), so the sandbox reads a string exactly as the server does:
+// every spelling the server accepts, nothing inside quotes, comments or
+// routine bodies, the text up to its first NUL byte (what libpq sends), and
+// string literals as the session's standard_conforming_strings says. A
+// statement the parser rejects is `other`: it is sent as written and the
+// server rejects it with its own syntax error (before running anything else
+// in the same string). The safety net is not this reading but the server:
+// the sandbox's commit guard refuses any COMMIT however it gets through.
 // Pure functions, no I/O, thread-safe.
 #pragma once
 
@@ -29,7 +32,6 @@ enum class statement_kind {
   set_transaction,   // SET [LOCAL | SESSION] TRANSACTION modes | SNAPSHOT 'id'
   two_phase,         // PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED
   copy,              // COPY (cannot be pipelined)
-  unparsed_control,  // starts like transaction control but does not parse
 };
 
 // The transaction modes of BEGIN / START TRANSACTION / SET TRANSACTION.
@@ -54,15 +56,16 @@ struct statement_info {
                           // to lower case unless it was double-quoted
 };
 
-// Splits sql at the semicolons that end statements, the way psql does:
-// not inside quotes ('', E'', "", $tag$), comments (--, nested /* */),
-// parentheses, or BEGIN ... END / CASE ... END blocks (SQL-standard function
-// bodies). Pieces hold no semicolon; pieces with only whitespace and
-// comments are dropped, so "" and ";;" give none.
-[[nodiscard]] std::vector<std::string_view> split_statements(std::string_view sql);
+// Splits sql into the statements the server would run: at the semicolons
+// outside quotes, comments, parentheses and routine bodies. Pieces hold no
+// semicolon; pieces with only whitespace and comments are dropped, so "" and
+// ";;" give none. Text the parser rejects is one piece.
+[[nodiscard]] std::vector<std::string_view> split_statements(
+    std::string_view sql, bool standard_conforming_strings = true);
 
 // Classifies one statement (trailing semicolons are ignored).
-[[nodiscard]] statement_info classify_statement(std::string_view statement);
+[[nodiscard]] statement_info classify_statement(std::string_view statement,
+                                                bool standard_conforming_strings = true);
 
 // The canonical name of an isolation level written in any case and spacing
 // ("repeatable  read" -> "REPEATABLE READ"); nullopt if it is not one of

@@ -2,8 +2,10 @@
 // spelling of transaction control PostgreSQL accepts is recognised (case,
 // whitespace, comments, WORK / TRANSACTION, modes, AND CHAIN, semicolons),
 // look-alikes inside quotes, comments and identifiers are not, malformed
-// control is unparsed_control (never `other`), and splitting respects
-// quoting, parentheses and BEGIN ATOMIC bodies.
+// control is `other` (sent as written, for the server's own syntax error),
+// and splitting respects quoting, parentheses and BEGIN ATOMIC bodies, reads
+// text up to its first NUL byte and follows standard_conforming_strings, as
+// the server does.
 #include <doctest/doctest.h>
 
 #include <string>
@@ -126,15 +128,34 @@ TEST_CASE("look-alikes are ordinary statements") {
   }
 }
 
-TEST_CASE("control that does not parse is never `other`") {
+TEST_CASE("control that does not parse is `other`: the server rejects it, runs nothing") {
   for (const char* sql : {"BEGIN garbage", "COMMIT NOW", "START", "START WORK",
                           "BEGIN ISOLATION LEVEL SOMETIMES", "ROLLBACK TO", "SAVEPOINT",
                           "COMMIT AND", "BEGIN READ", "BEGIN ISOLATION LEVEL SERIALIZABLE,",
                           "END IF", "ABORT ALL", "SET TRANSACTION", "COMMIT PREPARED gid",
                           "RELEASE 'x'"}) {
     CAPTURE(sql);
-    CHECK(kind(sql) == statement_kind::unparsed_control);
+    CHECK(kind(sql) == statement_kind::other);
   }
+}
+
+TEST_CASE("the text is read as the server reads it") {
+  // A -- comment ends at a carriage return.
+  CHECK(kind("-- note\rCOMMIT") == statement_kind::commit);
+  CHECK(split("SELECT 1 -- note\r; COMMIT").size() == 2);
+  // libpq sends C strings: nothing after a NUL byte reaches the server.
+  using namespace std::string_view_literals;
+  CHECK(split("SELECT 1\0; COMMIT"sv) == std::vector<std::string>{"SELECT 1"});
+  CHECK(kind("SELECT 1\0; COMMIT"sv) == statement_kind::other);
+  // A routine named like a keyword is not transaction control.
+  CHECK(kind("CREATE FUNCTION begin() RETURNS int LANGUAGE sql AS 'SELECT 1'") ==
+        statement_kind::other);
+  CHECK(kind("SELECT begin()") == statement_kind::other);
+  // standard_conforming_strings = off: backslash escapes a quote.
+  const std::string_view escaped = "SELECT 'a\\'; COMMIT; --'";
+  CHECK(split_statements(escaped, true).size() == 2);
+  CHECK(split_statements(escaped, false).size() == 1);
+  CHECK(classify_statement(escaped, false).kind == statement_kind::other);
 }
 
 TEST_CASE("canonical_isolation") {

@@ -1,0 +1,263 @@
+// Splitting and classifying with libpg_query. The parse trees come as
+// protocol buffers; only the nodes the sandbox acts on are read, by the
+// field numbers of pg_query.proto (libpg_query 15-4).
+#include "sandbox/sql_parser.hpp"
+
+#include <pg_query.h>
+
+#include <cstdint>
+#include <string>
+
+#include "sandbox/protobuf_reader.hpp"
+
+// The parser's copy of the standard_conforming_strings setting: exported by
+// libpg_query (one per thread) though pg_query.h does not declare it. The
+// scanner reads it at the start of each call.
+extern "C" __thread bool standard_conforming_strings;
+
+namespace sandpool::sql {
+namespace {
+
+// pg_query.proto field numbers.
+constexpr std::uint32_t parse_result_stmts = 2;
+constexpr std::uint32_t raw_stmt_stmt = 1;
+constexpr std::uint32_t node_copy = 70, node_transaction = 86, node_variable_set = 97,
+                        node_def_elem = 195, node_a_const = 238;
+constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2;
+// TransactionStmtKind, shifted by one for proto3's "undefined" zero.
+enum : std::uint64_t {
+  tx_begin = 1, tx_start, tx_commit, tx_rollback, tx_savepoint, tx_release, tx_rollback_to,
+  tx_prepare, tx_commit_prepared, tx_rollback_prepared,
+};
+constexpr std::uint64_t var_set_multi = 4;
+
+// libpg_query wants a C string; the server stops at the first NUL as well.
+std::string c_string(std::string_view sql, bool scs) {
+  standard_conforming_strings = scs;
+  return std::string(sql.substr(0, sql.find('\0')));
+}
+
+std::string upper(std::string_view s) {
+  std::string out(s);
+  for (char& c : out)
+    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+  return out;
+}
+
+// The value of an A_Const node: its string, or its integer as text.
+std::string constant(protobuf_reader node) {
+  std::string out = "0";  // proto3 omits a zero integer
+  for (int w; node.more();) {
+    if (node.field(w) != node_a_const || w != 2) {
+      node.skip(w);
+      continue;
+    }
+    protobuf_reader c = node.nested();
+    for (int cw; c.more();) {
+      const std::uint32_t f = c.field(cw);
+      if ((f == 1 || f == 4) && cw == 2) {  // Integer ival / String sval
+        protobuf_reader v = c.nested();
+        for (int vw; v.more();) {
+          if (v.field(vw) == 1) {
+            out = vw == 0 ? std::to_string(static_cast<std::int32_t>(v.varint()))
+                          : std::string(v.bytes());
+          } else {
+            v.skip(vw);
+          }
+        }
+      } else {
+        c.skip(cw);
+      }
+    }
+  }
+  return out;
+}
+
+// One DefElem of a transaction mode list into m.
+void read_mode(protobuf_reader def, transaction_modes& m) {
+  std::string name, value;
+  for (int w; def.more();) {
+    const std::uint32_t f = def.field(w);
+    if (f == 2 && w == 2) {
+      name = std::string(def.bytes());
+    } else if (f == 3 && w == 2) {
+      value = constant(def.nested());
+    } else {
+      def.skip(w);
+    }
+  }
+  if (name == "transaction_isolation") m.isolation = upper(value);
+  if (name == "transaction_read_only") (value == "0" ? m.read_write : m.read_only) = true;
+  if (name == "transaction_deferrable") m.deferrable = true;
+}
+
+// A list of Node{DefElem} (TransactionStmt.options, VariableSetStmt.args).
+void read_modes(protobuf_reader list_item, transaction_modes& m) {
+  for (int w; list_item.more();) {
+    if (list_item.field(w) == node_def_elem && w == 2) {
+      read_mode(list_item.nested(), m);
+    } else {
+      list_item.skip(w);
+    }
+  }
+}
+
+// The statement's first token as written, upper case ("END", "ABORT").
+std::string first_word(const std::string& text) {
+  PgQueryScanResult scan = pg_query_scan(text.c_str());
+  std::string out;
+  if (scan.error == nullptr) {
+    protobuf_reader r(std::string_view(scan.pbuf.data, scan.pbuf.len));
+    for (int w; r.more() && out.empty();) {
+      if (r.field(w) != scan_result_tokens || w != 2) {
+        r.skip(w);
+        continue;
+      }
+      protobuf_reader t = r.nested();
+      std::uint64_t start = 0, end = 0;
+      for (int tw; t.more();) {
+        const std::uint32_t f = t.field(tw);
+        if (f == scan_token_start && tw == 0) {
+          start = t.varint();
+        } else if (f == scan_token_end && tw == 0) {
+          end = t.varint();
+        } else {
+          t.skip(tw);
+        }
+      }
+      if (start < end && end <= text.size()) out = upper(text.substr(start, end - start));
+    }
+  }
+  pg_query_free_scan_result(scan);
+  return out;
+}
+
+statement_info transaction_stmt(protobuf_reader r, const std::string& text) {
+  statement_info info;
+  std::uint64_t kind = 0;
+  for (int w; r.more();) {
+    const std::uint32_t f = r.field(w);
+    if (f == 1 && w == 0) {
+      kind = r.varint();
+    } else if (f == 2 && w == 2) {
+      read_modes(r.nested(), info.modes);
+    } else if (f == 3 && w == 2) {
+      info.savepoint = std::string(r.bytes());
+    } else if (f == 5 && w == 0) {
+      info.chain = r.varint() != 0;
+    } else {
+      r.skip(w);
+    }
+  }
+  auto as = [&](statement_kind k, std::string command) {
+    info.kind = k;
+    info.command = std::move(command);
+    return info;
+  };
+  switch (kind) {
+    case tx_begin: return as(statement_kind::begin, "BEGIN");
+    case tx_start: return as(statement_kind::begin, "START TRANSACTION");
+    case tx_commit: return as(statement_kind::commit, first_word(text) == "END" ? "END" : "COMMIT");
+    case tx_rollback:
+      return as(statement_kind::rollback, first_word(text) == "ABORT" ? "ABORT" : "ROLLBACK");
+    case tx_savepoint: return as(statement_kind::savepoint, "SAVEPOINT");
+    case tx_release: return as(statement_kind::release, "RELEASE SAVEPOINT");
+    case tx_rollback_to: return as(statement_kind::rollback_to, "ROLLBACK TO SAVEPOINT");
+    case tx_prepare: return as(statement_kind::two_phase, "PREPARE TRANSACTION");
+    case tx_commit_prepared: return as(statement_kind::two_phase, "COMMIT PREPARED");
+    case tx_rollback_prepared: return as(statement_kind::two_phase, "ROLLBACK PREPARED");
+    default: return statement_info{};
+  }
+}
+
+// SET [LOCAL | SESSION] TRANSACTION ... and SET TRANSACTION SNAPSHOT.
+statement_info variable_set_stmt(protobuf_reader r) {
+  statement_info info;
+  std::uint64_t kind = 0;
+  std::string name;
+  transaction_modes modes;
+  for (int w; r.more();) {
+    const std::uint32_t f = r.field(w);
+    if (f == 1 && w == 0) {
+      kind = r.varint();
+    } else if (f == 2 && w == 2) {
+      name = std::string(r.bytes());
+    } else if (f == 3 && w == 2) {
+      read_modes(r.nested(), modes);
+    } else {
+      r.skip(w);
+    }
+  }
+  if (kind != var_set_multi || (name != "TRANSACTION" && name != "TRANSACTION SNAPSHOT"))
+    return info;
+  info.kind = statement_kind::set_transaction;
+  info.command = "SET TRANSACTION";
+  info.modes = std::move(modes);
+  info.modes.snapshot = name == "TRANSACTION SNAPSHOT";
+  return info;
+}
+
+}  // namespace
+
+split_result split(std::string_view sql, bool standard_strings) {
+  const std::string text = c_string(sql, standard_strings);
+  split_result out;
+  PgQuerySplitResult r = pg_query_split_with_parser(text.c_str());
+  if (r.error != nullptr) {
+    out.parsed = false;
+    out.pieces.push_back(sql.substr(0, text.size()));
+  } else {
+    for (int i = 0; i < r.n_stmts; ++i) {
+      const auto at = static_cast<std::size_t>(r.stmts[i]->stmt_location);
+      const auto len = static_cast<std::size_t>(r.stmts[i]->stmt_len);
+      if (at >= text.size()) continue;
+      out.pieces.push_back(sql.substr(at, len == 0 ? text.size() - at : len));
+    }
+  }
+  pg_query_free_split_result(r);
+  return out;
+}
+
+statement_info classify(std::string_view statement, bool standard_strings) {
+  const std::string text = c_string(statement, standard_strings);
+  PgQueryProtobufParseResult parsed = pg_query_parse_protobuf(text.c_str());
+  statement_info info;  // other: also what the parser rejects, sent as written
+  if (parsed.error == nullptr) {
+    protobuf_reader r(std::string_view(parsed.parse_tree.data, parsed.parse_tree.len));
+    int statements = 0;
+    for (int w; r.more();) {
+      if (r.field(w) != parse_result_stmts || w != 2) {
+        r.skip(w);
+        continue;
+      }
+      ++statements;
+      protobuf_reader raw = r.nested();
+      for (int rw; raw.more();) {
+        if (raw.field(rw) != raw_stmt_stmt || rw != 2) {
+          raw.skip(rw);
+          continue;
+        }
+        protobuf_reader node = raw.nested();
+        for (int nw; node.more();) {
+          const std::uint32_t f = node.field(nw);
+          if (f == node_transaction && nw == 2) {
+            info = transaction_stmt(node.nested(), text);
+          } else if (f == node_variable_set && nw == 2) {
+            info = variable_set_stmt(node.nested());
+          } else if (f == node_copy && nw == 2) {
+            info = {statement_kind::copy, "COPY", {}, false, {}};
+            node.skip(nw);
+          } else {
+            node.skip(nw);
+          }
+        }
+      }
+    }
+    if (statements == 0) info.kind = statement_kind::empty;
+    if (statements > 1 || !r.ok()) info = statement_info{};
+  }
+  pg_query_free_protobuf_parse_result(parsed);
+  return info;
+}
+
+}  // namespace sandpool::sql
