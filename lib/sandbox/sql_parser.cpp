@@ -6,6 +6,7 @@
 #include <pg_query.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "sandbox/protobuf_reader.hpp"
@@ -23,7 +24,9 @@ constexpr std::uint32_t parse_result_stmts = 2;
 constexpr std::uint32_t raw_stmt_stmt = 1;
 constexpr std::uint32_t node_copy = 70, node_transaction = 86, node_variable_set = 97,
                         node_def_elem = 195, node_a_const = 238;
-constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2;
+constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2,
+                        scan_token_token = 4;
+constexpr std::uint64_t token_sql_comment = 275, token_c_comment = 276;
 // TransactionStmtKind, shifted by one for proto3's "undefined" zero.
 enum : std::uint64_t {
   tx_begin = 1, tx_start, tx_commit, tx_rollback, tx_savepoint, tx_release, tx_rollback_to,
@@ -102,37 +105,43 @@ void read_modes(protobuf_reader list_item, transaction_modes& m) {
   }
 }
 
-// The statement's first token as written, upper case ("END", "ABORT").
-std::string first_word(const std::string& text) {
+// The statement's first token as written, upper case ("END", "ABORT"); empty
+// if it has none (only whitespace and comments), nullopt if the scanner
+// rejects the text (an unterminated quote or comment).
+std::optional<std::string> first_token(const std::string& text) {
   PgQueryScanResult scan = pg_query_scan(text.c_str());
-  std::string out;
+  std::optional<std::string> out;
   if (scan.error == nullptr) {
+    out.emplace();
     protobuf_reader r(std::string_view(scan.pbuf.data, scan.pbuf.len));
-    for (int w; r.more() && out.empty();) {
+    for (int w; r.more() && out->empty();) {
       if (r.field(w) != scan_result_tokens || w != 2) {
         r.skip(w);
         continue;
       }
       protobuf_reader t = r.nested();
-      std::uint64_t start = 0, end = 0;
+      std::uint64_t start = 0, end = 0, token = 0;
       for (int tw; t.more();) {
         const std::uint32_t f = t.field(tw);
         if (f == scan_token_start && tw == 0) {
           start = t.varint();
         } else if (f == scan_token_end && tw == 0) {
           end = t.varint();
+        } else if (f == scan_token_token && tw == 0) {
+          token = t.varint();
         } else {
           t.skip(tw);
         }
       }
-      if (start < end && end <= text.size()) out = upper(text.substr(start, end - start));
+      if (token == token_sql_comment || token == token_c_comment) continue;
+      if (start < end && end <= text.size()) *out = upper(text.substr(start, end - start));
     }
   }
   pg_query_free_scan_result(scan);
   return out;
 }
 
-statement_info transaction_stmt(protobuf_reader r, const std::string& text) {
+statement_info transaction_stmt(protobuf_reader r, std::string_view first) {
   statement_info info;
   std::uint64_t kind = 0;
   for (int w; r.more();) {
@@ -157,9 +166,9 @@ statement_info transaction_stmt(protobuf_reader r, const std::string& text) {
   switch (kind) {
     case tx_begin: return as(statement_kind::begin, "BEGIN");
     case tx_start: return as(statement_kind::begin, "START TRANSACTION");
-    case tx_commit: return as(statement_kind::commit, first_word(text) == "END" ? "END" : "COMMIT");
+    case tx_commit: return as(statement_kind::commit, first == "END" ? "END" : "COMMIT");
     case tx_rollback:
-      return as(statement_kind::rollback, first_word(text) == "ABORT" ? "ABORT" : "ROLLBACK");
+      return as(statement_kind::rollback, first == "ABORT" ? "ABORT" : "ROLLBACK");
     case tx_savepoint: return as(statement_kind::savepoint, "SAVEPOINT");
     case tx_release: return as(statement_kind::release, "RELEASE SAVEPOINT");
     case tx_rollback_to: return as(statement_kind::rollback_to, "ROLLBACK TO SAVEPOINT");
@@ -218,8 +227,24 @@ split_result split(std::string_view sql, bool standard_strings) {
   return out;
 }
 
+// Whether a statement starting with this token can be one the sandbox acts
+// on; only those are parsed in full (the scan costs a tenth of a parse).
+bool may_matter(std::string_view first) {
+  for (std::string_view k : {";", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
+                             "SAVEPOINT", "RELEASE", "PREPARE", "SET", "COPY"})
+    if (first == k) return true;
+  return false;
+}
+
 statement_info classify(std::string_view statement, bool standard_strings) {
   const std::string text = c_string(statement, standard_strings);
+  // The first token by PostgreSQL's own scanner: most statements stop here.
+  // A scan error is the server's to report; no token means only whitespace
+  // and comments.
+  const std::optional<std::string> first = first_token(text);
+  if (!first) return statement_info{};
+  if (first->empty()) return {statement_kind::empty, "", {}, false, {}};
+  if (!may_matter(*first)) return statement_info{};
   PgQueryProtobufParseResult parsed = pg_query_parse_protobuf(text.c_str());
   statement_info info;  // other: also what the parser rejects, sent as written
   if (parsed.error == nullptr) {
@@ -241,7 +266,7 @@ statement_info classify(std::string_view statement, bool standard_strings) {
         for (int nw; node.more();) {
           const std::uint32_t f = node.field(nw);
           if (f == node_transaction && nw == 2) {
-            info = transaction_stmt(node.nested(), text);
+            info = transaction_stmt(node.nested(), *first);
           } else if (f == node_variable_set && nw == 2) {
             info = variable_set_stmt(node.nested());
           } else if (f == node_copy && nw == 2) {
