@@ -126,4 +126,13 @@ absl::Status token_error(std::string_view pool, std::string_view what) {
       "token() while it still holds its connection."));
 }
 
+absl::Status sandbox_missing_error(std::string_view pool) {
+  return absl::FailedPreconditionError(absl::StrCat(
+      "pool '", sv(pool), "': checkout() asked for a sandboxed connection "
+      "(checkout_options::sandbox is true by default), but no sandbox is installed on this "
+      "pool, so the test's writes would be committed; nothing was checked out. Install one "
+      "before the first checkout (sandpool::install_sandbox(pool)), or check out with "
+      "{.sandbox = false} for real commits and pair it with a cleanup strategy"));
+}
+
 }  // namespace sandpool::detail

@@ -45,6 +45,13 @@ concept driver = requires(D& d, const D& cd, typename D::connection& c,
   { cd.describe() } -> std::convertible_to<std::string>;
 };
 
+// Whether a sandbox decorator exists for D's connections, so that a checkout
+// asking for a sandboxed connection (checkout_options::sandbox, the default)
+// on a pool without one is a mistake to report, not a commit to allow. A
+// driver says so with `static constexpr bool sandboxable = true;`.
+template <class D>
+inline constexpr bool sandboxable = requires { requires D::sandboxable; };
+
 }  // namespace sandpool
 
 #pragma GCC visibility pop

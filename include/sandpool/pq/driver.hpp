@@ -21,6 +21,9 @@ namespace sandpool::pq {
 class driver {
  public:
   using connection = pq::connection;
+  // sandpool::sandbox wraps these connections: a sandboxed checkout on a
+  // pool without it installed is refused (see sandpool::sandboxable).
+  static constexpr bool sandboxable = true;
 
   // Parses conninfo, in key=value form (`host=db port=5432 dbname=app`) or as
   // a URI (`postgresql://user@db:5432/app`), with libpq's parser. Adds

@@ -72,7 +72,7 @@ TEST_CASE("allowed workers see the owner's uncommitted rows; other owners do not
   REQUIRE(p.ownership().set_mode(manual_mode{}).ok());
   long seen_by_worker = -1, seen_by_stranger = -1;
   std::thread owner([&] {
-    REQUIRE(p.ownership().checkout().ok());
+    REQUIRE(p.ownership().checkout({.sandbox = false}).ok());
     {
       auto l = p.checkout();
       REQUIRE(l.ok());
@@ -83,7 +83,7 @@ TEST_CASE("allowed workers see the owner's uncommitted rows; other owners do not
     REQUIRE(worker.ok());
     worker->join();
     std::thread stranger([&] {
-      REQUIRE(p.ownership().checkout().ok());
+      REQUIRE(p.ownership().checkout({.sandbox = false}).ok());
       seen_by_stranger = count_rows(p);
       REQUIRE(p.ownership().checkin().ok());
     });
@@ -105,7 +105,7 @@ TEST_CASE("the reaper rolls back an owner that holds on past ownership_timeout")
   own.ownership_timeout = 300ms;
   pool p = make_pool(own);
   REQUIRE(p.ownership().set_mode(manual_mode{}).ok());
-  REQUIRE(p.ownership().checkout().ok());
+  REQUIRE(p.ownership().checkout({.sandbox = false}).ok());
   {
     auto l = p.checkout();
     REQUIRE(l.ok());
@@ -131,4 +131,21 @@ TEST_CASE("no connection is left open after the pools above are gone") {
                      app_name() + "'");
     return r.ok() && r->get(0, 0) == "0";
   }));
+}
+
+TEST_CASE("a sandboxed checkout on a pool with no sandbox installed is refused, not committed") {
+  if (test::integration_skipped()) return;
+  pool p = make_pool();
+  REQUIRE(p.ownership().set_mode(manual_mode{}).ok());
+  auto r = p.ownership().checkout();  // sandbox on by default, none installed
+  REQUIRE_FALSE(r.ok());
+  const std::string m = test::text(r.status());
+  INFO(m);
+  CHECK(r.status().code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(m.find("no sandbox is installed on this pool") != std::string::npos);
+  CHECK(m.find("sandpool::install_sandbox(pool)") != std::string::npos);
+  CHECK(m.find("{.sandbox = false}") != std::string::npos);
+  CHECK(p.metrics().in_use == 0);  // nothing was checked out
+  CHECK(p.ownership().checkout({.sandbox = false}).ok());
+  REQUIRE(p.ownership().checkin().ok());
 }

@@ -47,6 +47,7 @@ namespace sandpool::detail {
 template <driver Driver, class Clock>
 class core {
  public:
+  using driver_type = Driver;
   using connection = typename Driver::connection;
   using clock_type = Clock;
   using time_point = typename Clock::time_point;

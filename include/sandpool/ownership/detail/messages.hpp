@@ -50,6 +50,8 @@ absl::Status turn_timeout_error(std::string_view pool, std::string_view caller,
                                 std::string_view holder, std::chrono::nanoseconds held,
                                 const source_location& holder_site);
 absl::Status token_error(std::string_view pool, std::string_view what);
+// A sandboxed checkout on a pool with no sandbox installed.
+absl::Status sandbox_missing_error(std::string_view pool);
 
 }  // namespace sandpool::detail
 

@@ -22,6 +22,13 @@ auto basic_ownership<Core>::checkout(checkout_options opts, source_location site
     drop_allowance(caller);  // allowed on a checkout that has ended
     if (const auto* s = std::get_if<shared_mode>(&mode_); s != nullptr && s->owner != caller)
       return checkout_result::already_allowed;
+    if constexpr (sandboxable<typename Core::driver_type>) {
+      // Before waiting for a connection: without a sandbox its writes commit.
+      if (opts.sandbox && !decorator_) {
+        lk.unlock();
+        return detail::sandbox_missing_error(pool_name());
+      }
+    }
   }
   // Waits in the pool like any checkout, outside the ownership lock, but is
   // never shed by overload control: a test that waits for a connection must
