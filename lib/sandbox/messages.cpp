@@ -77,6 +77,18 @@ absl::Status snapshot_refused(std::string_view sql) {
               "25001");
 }
 
+absl::Status discard_all_refused(std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: DISCARD ALL was not sent: it cannot run inside a transaction "
+                     "block, and a sandboxed test always runs in one", stmt(sql),
+                     ". The sandbox resets the session itself when the test checks in "
+                     "(DISCARD ALL after its ROLLBACK), so the next test starts clean; drop "
+                     "the statement from the test build, or reset only what the test needs "
+                     "inside the transaction (DEALLOCATE ALL, RESET ALL, CLOSE ALL, "
+                     "DISCARD PLANS / TEMP / SEQUENCES)"),
+              "25001");
+}
+
 absl::Status two_phase_refused(std::string_view command, std::string_view sql) {
   return make(absl::StatusCode::kFailedPrecondition,
               concat("sandbox: ", command, " (two-phase commit) was not sent: it would end "

@@ -23,6 +23,7 @@ namespace sandpool::sandbox_messages {
 [[nodiscard]] absl::Status snapshot_refused(std::string_view sql);
 [[nodiscard]] absl::Status two_phase_refused(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status copy_refused(std::string_view sql);
+[[nodiscard]] absl::Status discard_all_refused(std::string_view sql);
 // SAVEPOINT / RELEASE / ROLLBACK TO with no level of the code under test open.
 [[nodiscard]] absl::Status savepoint_outside_level(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status reserved_name(std::string_view name, std::string_view sql);

@@ -89,6 +89,8 @@ auto sandbox_session::run_one(pq::connection& c, const statement_info& info,
       return set_transaction(c, info, sql);
     case statement_kind::two_phase:
       return msg::two_phase_refused(info.command, sql);
+    case statement_kind::discard_all:
+      return msg::discard_all_refused(sql);
   }
   return pass(c, s);
 }

@@ -23,7 +23,8 @@ namespace {
 constexpr std::uint32_t parse_result_stmts = 2;
 constexpr std::uint32_t raw_stmt_stmt = 1;
 constexpr std::uint32_t node_copy = 70, node_transaction = 86, node_variable_set = 97,
-                        node_def_elem = 195, node_a_const = 238;
+                        node_discard = 99, node_def_elem = 195, node_a_const = 238;
+constexpr std::uint64_t discard_mode_all = 1;
 constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2,
                         scan_token_token = 4;
 constexpr std::uint64_t token_sql_comment = 275, token_c_comment = 276;
@@ -231,7 +232,7 @@ split_result split(std::string_view sql, bool standard_strings) {
 // on; only those are parsed in full (the scan costs a tenth of a parse).
 bool may_matter(std::string_view first) {
   for (std::string_view k : {";", "BEGIN", "START", "COMMIT", "END", "ROLLBACK", "ABORT",
-                             "SAVEPOINT", "RELEASE", "PREPARE", "SET", "COPY"})
+                             "SAVEPOINT", "RELEASE", "PREPARE", "SET", "COPY", "DISCARD"})
     if (first == k) return true;
   return false;
 }
@@ -269,6 +270,15 @@ statement_info classify(std::string_view statement, bool standard_strings) {
             info = transaction_stmt(node.nested(), *first);
           } else if (f == node_variable_set && nw == 2) {
             info = variable_set_stmt(node.nested());
+          } else if (f == node_discard && nw == 2) {
+            protobuf_reader d = node.nested();
+            for (int dw; d.more();) {
+              if (d.field(dw) != 1 || dw != 0) {
+                d.skip(dw);
+              } else if (d.varint() == discard_mode_all) {
+                info = {statement_kind::discard_all, "DISCARD ALL", {}, false, {}};
+              }
+            }
           } else if (f == node_copy && nw == 2) {
             info = {statement_kind::copy, "COPY", {}, false, {}};
             node.skip(nw);

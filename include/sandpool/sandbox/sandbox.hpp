@@ -56,9 +56,9 @@ class sandbox final : public checkout_decorator<pq::connection> {
   sandbox(const sandbox&) = delete;
   sandbox& operator=(const sandbox&) = delete;
 
-  // Sandbox off: nothing (real commits). On: safeguard, BEGIN, base
-  // savepoint, then exec() on c is translated until the connection leaves
-  // its owner:
+  // Sandbox off: nothing (real commits). On: BEGIN, safeguard, the commit
+  // guard's arming, base savepoint (one round trip), then exec() on c is
+  // translated until the connection leaves its owner:
   //   BEGIN / START TRANSACTION        -> SAVEPOINT sandpool_<depth+1>
   //   COMMIT / END                     -> RELEASE SAVEPOINT sandpool_<depth>
   //   ROLLBACK / ABORT                 -> ROLLBACK TO + RELEASE sandpool_<depth>
@@ -73,14 +73,20 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // why and what to do, and nothing sent: COMMIT / ROLLBACK with no open
   // level (it would end the sandbox), an isolation level other than the
   // sandbox's, READ ONLY, SET TRANSACTION SNAPSHOT, two-phase commit, COPY
-  // (unsupported by exec() anyway), SAVEPOINT / RELEASE / ROLLBACK TO at
-  // depth 0 or on a name starting with sandpool_, transaction control that
-  // does not parse, and any statement once the transaction was ended behind
-  // the sandbox's back (e.g. through native()). Server errors keep their
-  // SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run unsandboxed).
-  // Errors of on_checkout: the safeguard's refusal, the server's.
+  // (unsupported by exec() anyway), DISCARD ALL (the sandbox resets the
+  // session at checkin), SAVEPOINT / RELEASE / ROLLBACK TO at depth 0 or on
+  // a name starting with sandpool_, and any statement once the transaction
+  // was ended behind the sandbox's back (e.g. through native()). Statements
+  // are read by PostgreSQL's parser; what it rejects is sent, and the
+  // server's syntax error comes back. Whatever gets through, the commit
+  // guard makes the server refuse a COMMIT (SQLSTATE 25SB1). Server errors
+  // keep their SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run
+  // unsandboxed). Errors of on_checkout: the safeguard's refusal, the
+  // guard's creation (the role may not create schema sandpool), the
+  // server's.
   [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
-  // ROLLBACK, one round trip. It is not waited for (pq::connection::
+  // ROLLBACK and DISCARD ALL, one round trip (DISCARD ALL alone after an
+  // unsandboxed checkout). It is not waited for (pq::connection::
   // send_rollback), except after SET CONSTRAINTS ALL IMMEDIATE (if
   // configured), whose verdict checkin must report. Errors:
   // FailedPrecondition if the transaction was already ended

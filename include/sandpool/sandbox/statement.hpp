@@ -32,6 +32,7 @@ enum class statement_kind {
   set_transaction,   // SET [LOCAL | SESSION] TRANSACTION modes | SNAPSHOT 'id'
   two_phase,         // PREPARE TRANSACTION, COMMIT PREPARED, ROLLBACK PREPARED
   copy,              // COPY (cannot be pipelined)
+  discard_all,       // DISCARD ALL (cannot run in a transaction block)
 };
 
 // The transaction modes of BEGIN / START TRANSACTION / SET TRANSACTION.

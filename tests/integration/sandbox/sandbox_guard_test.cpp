@@ -68,6 +68,15 @@ PG_TEST_CASE("two-phase commit and COPY are refused; unparsable control gets the
   REQUIRE(s.checkin().ok());
 }
 
+PG_TEST_CASE("DISCARD ALL is refused with what the sandbox does instead") {
+  sandboxed s;
+  CHECK(refused(s, "DISCARD ALL", absl::StatusCode::kFailedPrecondition,
+                {"DISCARD ALL was not sent", "resets the session itself",
+                 "DISCARD PLANS / TEMP / SEQUENCES"}) == "25001");
+  s.exec("DISCARD TEMP");  // the forms allowed in a transaction block run
+  REQUIRE(s.checkin().ok());
+}
+
 PG_TEST_CASE("savepoint statements need an open level and may not use sandpool_ names") {
   sandboxed s;
   using code = absl::StatusCode;

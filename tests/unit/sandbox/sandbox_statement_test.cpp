@@ -139,6 +139,15 @@ TEST_CASE("control that does not parse is `other`: the server rejects it, runs n
   }
 }
 
+TEST_CASE("DISCARD ALL is recognised; the other DISCARD forms are ordinary statements") {
+  CHECK(kind("DISCARD ALL") == statement_kind::discard_all);
+  CHECK(kind("/* reset */ discard all;") == statement_kind::discard_all);
+  for (const char* sql : {"DISCARD PLANS", "DISCARD TEMP", "DISCARD TEMPORARY", "DISCARD SEQUENCES"}) {
+    CAPTURE(sql);
+    CHECK(kind(sql) == statement_kind::other);
+  }
+}
+
 TEST_CASE("the text is read as the server reads it") {
   // A -- comment ends at a carriage return.
   CHECK(kind("-- note\rCOMMIT") == statement_kind::commit);
