@@ -126,6 +126,8 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
   }
   switch (c.transaction_status()) {
     case tx_status::idle:
+      // Ended behind the sandbox's back: still, the next owner starts clean.
+      (void)c.exec_direct(session_reset);
       return msg::transaction_gone(c.target(), "at checkin");
     case tx_status::active:
       return msg::busy_at_checkin(c.target());

@@ -2,6 +2,8 @@
 // size 1, the next test sees none of the previous test's session state,
 // sandboxed or not (prepared statements, session advisory locks, settings,
 // temp tables), and the reset adds no round trip to the sandboxed checkin.
+#include <libpq-fe.h>
+
 #include <doctest/doctest.h>
 
 #include <string>
@@ -82,6 +84,28 @@ PG_TEST_CASE("an unsandboxed test's settings and temp tables do not reach the ne
     CHECK(scalar(**l, "SELECT to_regclass('pg_temp.sandpool_reset_temp') IS NULL") == "t");
   }
   CHECK(advisory_locks_held() == "0");
+  REQUIRE(p.ownership().checkin().ok());
+}
+
+PG_TEST_CASE("a test whose transaction ended behind the sandbox's back still leaves nothing") {
+  ensure_ledger();
+  pool p = make_sandbox_pool(dsn(), 1);
+  auto box = install_sandbox(p);
+  REQUIRE(box.ok());
+  REQUIRE(p.ownership().checkout().ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    must((*l)->exec("PREPARE sandpool_reset_gone AS SELECT 1"));
+    PQclear(PQexec((*l)->native(), "COMMIT"));  // refused by the guard; the block is gone
+  }
+  CHECK(p.ownership().checkin().code() == absl::StatusCode::kFailedPrecondition);
+  REQUIRE(p.ownership().checkout().ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    CHECK(scalar(**l, "SELECT count(*) FROM pg_prepared_statements") == "0");
+  }
   REQUIRE(p.ownership().checkin().ok());
 }
 
