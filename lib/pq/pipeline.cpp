@@ -94,7 +94,6 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
 absl::Status connection::send_rollback(std::string_view reset) {
   static constexpr std::string_view sql = "ROLLBACK";
   if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
-  if (absl::Status s = check_sendable(reset, 0); !reset.empty() && !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
   if (PQenterPipelineMode(conn_) != 1) {
     return absl::FailedPreconditionError(text::concat(
