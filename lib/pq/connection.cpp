@@ -217,7 +217,7 @@ bool connection::ok() const noexcept {
   return conn_ != nullptr && PQstatus(conn_) == CONNECTION_OK;
 }
 
-tx_status connection::transaction_status() const noexcept {
+tx_status connection::server_transaction_status() const noexcept {
   if (!ok()) return tx_status::broken;
   if (rollback_pending_) return tx_status::idle;
   switch (PQtransactionStatus(conn_)) {

@@ -146,7 +146,7 @@ absl::Status driver::validate(connection& c) const {
 }
 
 absl::Status driver::reset(connection& c) const {
-  switch (c.transaction_status()) {
+  switch (c.server_transaction_status()) {
     case tx_status::idle:
       return absl::OkStatus();
     case tx_status::in_transaction:
@@ -164,7 +164,7 @@ absl::Status driver::reset(connection& c) const {
   }
   absl::StatusOr<result> r = c.exec_direct("ROLLBACK");
   if (!r.ok()) return internal::annotate(r.status(), "reset failed: ");
-  if (c.transaction_status() != tx_status::idle) {
+  if (c.server_transaction_status() != tx_status::idle) {
     return absl::InternalError(text::concat(
         "reset failed: the connection to ", c.target(),
         " is still inside a transaction after ROLLBACK"));
@@ -177,7 +177,7 @@ void driver::close(connection& c) const noexcept { c.close(); }
 absl::Status driver::cancel(connection& c) const { return c.cancel(); }
 
 tx_status driver::transaction_status(const connection& c) const noexcept {
-  return c.transaction_status();
+  return c.server_transaction_status();
 }
 
 std::string driver::describe() const { return config_->description; }

@@ -16,9 +16,17 @@ result& result::operator=(result&& other) noexcept {
   if (this != &other) {
     if (res_ != nullptr) PQclear(res_);
     res_ = other.res_;
+    tag_ = other.tag_;
     other.res_ = nullptr;
+    other.tag_ = nullptr;
   }
   return *this;
+}
+
+result result::command(const char* tag) noexcept {
+  result r(PQmakeEmptyPGresult(nullptr, PGRES_COMMAND_OK));
+  r.tag_ = tag;
+  return r;
 }
 
 int result::rows() const noexcept {
@@ -69,6 +77,7 @@ ExecStatusType result::status() const noexcept {
 }
 
 std::string_view result::command_tag() const noexcept {
+  if (tag_ != nullptr) return tag_;
   if (res_ == nullptr) return {};
   const char* tag = PQcmdStatus(res_);
   return tag == nullptr ? std::string_view() : std::string_view(tag);

@@ -34,14 +34,11 @@ absl::Status append(const absl::Status& e, std::string_view more) {
 
 }  // namespace
 
-absl::Status no_open_level(std::string_view command, std::string_view sql) {
-  return make(absl::StatusCode::kFailedPrecondition,
-              concat("sandbox: ", command, " was not sent: the code under test has no "
-                     "transaction open (no BEGIN before it), so it would end the sandbox's own "
-                     "transaction and the test's isolation with it", stmt(sql),
-                     ". Inside the sandbox each BEGIN becomes a savepoint that COMMIT releases "
-                     "and ROLLBACK undoes; pair this ", command, " with a BEGIN, drop it, or ",
-                     unsandboxed),
+absl::Status needs_block(std::string_view command, std::string_view sql) {
+  return make(pq::code_for_sqlstate("25P01"),
+              concat("query failed [SQLSTATE 25P01]: ", command,
+                     " can only be used in transaction blocks (while running: ",
+                     pq::internal::sql_excerpt(sql), ")"),
               "25P01");
 }
 
@@ -102,15 +99,6 @@ absl::Status copy_refused(std::string_view sql) {
                      stmt(sql), "; use native() with libpq's COPY functions"));
 }
 
-absl::Status savepoint_outside_level(std::string_view command, std::string_view sql) {
-  return make(absl::StatusCode::kFailedPrecondition,
-              concat("sandbox: ", command, " can only be used in transaction blocks, and the "
-                     "code under test has none open (the sandbox's own transaction does not "
-                     "count, so the code behaves as it would without the sandbox)",
-                     stmt(sql), "; open one with BEGIN first"),
-              "25P01");
-}
-
 absl::Status reserved_name(std::string_view name, std::string_view sql) {
   return make(absl::StatusCode::kInvalidArgument,
               concat("sandbox: the savepoint name \"", name, "\" was not sent: names starting "
@@ -156,11 +144,11 @@ absl::Status not_sandboxed(std::string_view function, std::string_view target) {
                      "with the sandbox on first"));
 }
 
-absl::Status levels_open(std::string_view function, int depth) {
+absl::Status block_open(std::string_view function) {
   return make(absl::StatusCode::kFailedPrecondition,
-              concat("sandbox::", function, ": the code under test still has ",
-                     std::to_string(depth), " transaction level(s) open; COMMIT or ROLLBACK "
-                     "them first, or call rollback_to() to discard them"));
+              concat("sandbox::", function, ": the code under test still has a transaction "
+                     "block open; COMMIT or ROLLBACK it first, or call rollback_to() to "
+                     "discard it"));
 }
 
 absl::Status no_mark() {

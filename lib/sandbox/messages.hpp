@@ -11,8 +11,9 @@
 
 namespace sandpool::sandbox_messages {
 
-// COMMIT / ROLLBACK (command) with no level of the code under test open.
-[[nodiscard]] absl::Status no_open_level(std::string_view command, std::string_view sql);
+// What the server says to `command` (SAVEPOINT, COMMIT AND CHAIN, ...)
+// outside a transaction block: 25P01, word for word.
+[[nodiscard]] absl::Status needs_block(std::string_view command, std::string_view sql);
 // BEGIN / SET TRANSACTION asking for `requested`; the sandbox runs at `actual`.
 // With aborted, the code under test's level is now aborted (as it would be
 // without the sandbox) and needs a ROLLBACK.
@@ -24,8 +25,6 @@ namespace sandpool::sandbox_messages {
 [[nodiscard]] absl::Status two_phase_refused(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status copy_refused(std::string_view sql);
 [[nodiscard]] absl::Status discard_all_refused(std::string_view sql);
-// SAVEPOINT / RELEASE / ROLLBACK TO with no level of the code under test open.
-[[nodiscard]] absl::Status savepoint_outside_level(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status reserved_name(std::string_view name, std::string_view sql);
 // The sandbox's transaction ended behind its back (found at `when`).
 [[nodiscard]] absl::Status transaction_gone(std::string_view target, std::string_view when);
@@ -33,7 +32,7 @@ namespace sandpool::sandbox_messages {
 [[nodiscard]] absl::Status busy_at_checkin(std::string_view target);
 [[nodiscard]] absl::Status deferred_violation(const absl::Status& cause);
 [[nodiscard]] absl::Status not_sandboxed(std::string_view function, std::string_view target);
-[[nodiscard]] absl::Status levels_open(std::string_view function, int depth);
+[[nodiscard]] absl::Status block_open(std::string_view function);
 [[nodiscard]] absl::Status no_mark();
 // The statement's own error, with a hint when its SQLSTATE says the
 // sandbox's transaction is the reason (25001, 2D000, 25P02).

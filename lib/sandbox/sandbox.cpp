@@ -79,7 +79,7 @@ absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) 
   }
   if (!opened.ok()) return opened;
   std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
-  s.depth = 0;
+  s.in_block = false;
   s.marks = 0;
   s.active = true;
   c.set_hook(&s);
@@ -121,10 +121,10 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
     // Checked out unsandboxed: its commits stand, but its session state
     // (settings, prepared statements, locks, LISTEN, temp tables) must not
     // reach the next owner.
-    if (c.transaction_status() != tx_status::idle) return absl::OkStatus();  // the pool resets it
+    if (c.server_transaction_status() != tx_status::idle) return absl::OkStatus();  // the pool resets it
     return msg::while_doing(c.exec_direct(session_reset).status(), "checkin (DISCARD ALL)");
   }
-  switch (c.transaction_status()) {
+  switch (c.server_transaction_status()) {
     case tx_status::idle:
       // Ended behind the sandbox's back: still, the next owner starts clean.
       (void)c.exec_direct(session_reset);
@@ -166,21 +166,21 @@ void sandbox::on_release(pq::connection& c) noexcept {
   sandbox_session& s = *it->second;
   if (c.hook() == &s) c.set_hook(nullptr);
   s.active = false;
-  s.depth = 0;
+  s.in_block = false;
   s.marks = 0;
 }
 
 bool sandbox::is_sandboxed(const pq::connection& c) const { return active_session(c) != nullptr; }
 
-int sandbox::depth(const pq::connection& c) const {
+bool sandbox::in_block(const pq::connection& c) const {
   const sandbox_session* s = active_session(c);
-  return s == nullptr ? 0 : s->depth;
+  return s != nullptr && s->in_block;
 }
 
 absl::Status sandbox::begin_suite_savepoint(pq::connection& c) {
   sandbox_session* s = active_session(c);
   if (s == nullptr) return msg::not_sandboxed("begin_suite_savepoint", c.target());
-  if (s->depth > 0) return msg::levels_open("begin_suite_savepoint", s->depth);
+  if (s->in_block) return msg::block_open("begin_suite_savepoint");
   const std::string sql = concat("SAVEPOINT ", sandbox_session::mark_name(s->marks + 1));
   auto r = c.exec_direct(sql);
   if (!r.ok()) return msg::while_doing(r.status(), sql);
@@ -196,7 +196,7 @@ absl::Status sandbox::rollback_to(pq::connection& c) {
       s->marks > 0 ? sandbox_session::mark_name(s->marks) : std::string("sandpool_base"));
   auto r = c.exec_direct(sql);
   if (!r.ok()) return msg::while_doing(r.status(), sql);
-  s->depth = 0;  // the levels' savepoints came after the mark: they are gone
+  s->in_block = false;  // the block's savepoint came after the mark: it is gone
   return absl::OkStatus();
 }
 
@@ -204,7 +204,7 @@ absl::Status sandbox::release_suite_savepoint(pq::connection& c) {
   sandbox_session* s = active_session(c);
   if (s == nullptr) return msg::not_sandboxed("release_suite_savepoint", c.target());
   if (s->marks == 0) return msg::no_mark();
-  if (s->depth > 0) return msg::levels_open("release_suite_savepoint", s->depth);
+  if (s->in_block) return msg::block_open("release_suite_savepoint");
   const std::string sql = concat("RELEASE SAVEPOINT ", sandbox_session::mark_name(s->marks));
   auto r = c.exec_direct(sql);
   if (!r.ok()) return msg::while_doing(r.status(), sql);

@@ -1,8 +1,12 @@
-// The sandbox's statement hook: translation of transaction control into
-// savepoints and per-statement protection. Round trips: a protected
-// statement costs one (two if it fails: the second rolls back to its
-// savepoint); a translated BEGIN, COMMIT or ROLLBACK costs one; a refusal
-// costs none.
+// The sandbox's statement hook: PostgreSQL's transaction semantics on top of
+// the sandbox's transaction. The code under test's block is SAVEPOINT
+// sandpool_tx; so is the implicit transaction of a string run outside a
+// block. Warnings the server gives for transaction control with no
+// transaction come from the server itself (a RAISE WARNING with the same
+// SQLSTATE and message), so they reach the client however it reads notices.
+// Round trips: a string without transaction control costs one outside a
+// block (two if it fails: the second rolls back its savepoint) and one
+// inside; BEGIN, COMMIT and ROLLBACK cost one each; a refusal costs none.
 #include "sandbox/session.hpp"
 
 #include <vector>
@@ -17,10 +21,21 @@ namespace {
 namespace msg = sandbox_messages;
 using text::concat;
 
-constexpr std::string_view stmt_savepoint = "SAVEPOINT sandpool_stmt";
-constexpr std::string_view stmt_release = "RELEASE SAVEPOINT sandpool_stmt";
-constexpr std::string_view stmt_recover =
-    "ROLLBACK TO SAVEPOINT sandpool_stmt; RELEASE SAVEPOINT sandpool_stmt";
+constexpr std::string_view tx_open = "SAVEPOINT sandpool_tx";
+constexpr std::string_view tx_commit = "RELEASE SAVEPOINT sandpool_tx";
+constexpr std::string_view tx_undo =
+    "ROLLBACK TO SAVEPOINT sandpool_tx; RELEASE SAVEPOINT sandpool_tx";
+constexpr std::string_view tx_restart = "ROLLBACK TO SAVEPOINT sandpool_tx";
+constexpr std::string_view tx_renew = "RELEASE SAVEPOINT sandpool_tx; SAVEPOINT sandpool_tx";
+
+// The server's own WARNING (SQLSTATE 25P01) for COMMIT or ROLLBACK with no
+// transaction, and for SET TRANSACTION outside a block.
+constexpr std::string_view no_transaction_warning =
+    "DO $sandpool$BEGIN RAISE WARNING USING MESSAGE = 'there is no transaction in progress', "
+    "ERRCODE = '25P01'; END$sandpool$";
+constexpr std::string_view set_transaction_warning =
+    "DO $sandpool$BEGIN RAISE WARNING USING MESSAGE = 'SET TRANSACTION can only be used in "
+    "transaction blocks', ERRCODE = '25P01'; END$sandpool$";
 
 std::string upper(std::string_view s) {
   std::string out(s);
@@ -29,174 +44,281 @@ std::string upper(std::string_view s) {
   return out;
 }
 
+// The command tag the server gives BEGIN or START TRANSACTION.
+const char* begin_tag(const statement_info& info) {
+  return info.command == "START TRANSACTION" ? "START TRANSACTION" : "BEGIN";
+}
+
+// In a failed block the server refuses these with 25P02 (only COMMIT,
+// ROLLBACK and ROLLBACK TO are accepted), and sending them is harmless.
+bool refused_in_failed_block(statement_kind k) {
+  switch (k) {
+    case statement_kind::begin:
+    case statement_kind::savepoint:
+    case statement_kind::release:
+    case statement_kind::set_transaction:
+    case statement_kind::discard_all:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_control(statement_kind k) {
+  return k != statement_kind::other && k != statement_kind::empty;
+}
+
 }  // namespace
+
+tx_status sandbox_session::transaction_status(tx_status server) const noexcept {
+  return !in_block && server == tx_status::in_transaction ? tx_status::idle : server;
+}
 
 auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome {
   // No I/O: libpq knows the transaction status from the last reply.
-  if (c.transaction_status() == tx_status::idle) {
+  if (c.server_transaction_status() == tx_status::idle) {
     return msg::transaction_gone(c.target(), "before this statement, which was not sent");
   }
   // Read as the server will read it: with the session's string syntax.
   const bool standard_strings = c.parameter("standard_conforming_strings") != "off";
   const std::vector<std::string_view> pieces = split_statements(s.sql, standard_strings);
   if (pieces.empty()) return pass(c, s);  // only comments: nothing to protect
-  if (s.extended || pieces.size() == 1) {
-    // One statement (with parameters there can be only one: the server
-    // rejects more, and classifying the first would not change that).
-    const statement_info info =
-        pieces.size() == 1 ? classify_statement(pieces[0], standard_strings) : statement_info{};
-    return run_one(c, info, s);
-  }
   std::vector<statement_info> infos;
-  infos.reserve(pieces.size());
-  bool plain = true;
-  for (std::string_view p : pieces) {
-    infos.push_back(classify_statement(p, standard_strings));
-    plain = plain && infos.back().kind == statement_kind::other;
+  if (s.extended && pieces.size() > 1) {
+    // With parameters there can be only one statement: the server rejects
+    // the string, whatever its first statement would have done.
+    infos.emplace_back();
+  } else {
+    infos.reserve(pieces.size());
+    for (std::string_view p : pieces) infos.push_back(classify_statement(p, standard_strings));
   }
-  if (plain) return depth > 0 ? pass(c, s) : protect(c, pieces, s);
-  // Transaction control among several statements: translate them one by one
-  // and stop at the first error, as the server stops a multi-statement query.
-  outcome last = pq::result();
-  for (std::size_t i = 0; i < pieces.size() && last.ok(); ++i) {
-    last = run_one(c, infos[i], pq::statement{pieces[i], {}, false});
+  bool control = false;
+  for (const statement_info& i : infos) control = control || is_control(i.kind);
+  if (!control) {
+    if (in_block) return pass(c, s);
+    const std::string_view whole = s.sql;
+    return pieces.size() == 1 || s.extended ? protect(c, std::span(&whole, 1), s)
+                                            : protect(c, pieces, s);
   }
-  return last;
-}
-
-auto sandbox_session::run_one(pq::connection& c, const statement_info& info,
-                              const pq::statement& s) -> outcome {
-  const std::string_view sql = s.sql;
-  switch (info.kind) {
-    case statement_kind::other:
-    case statement_kind::empty:
-      if (depth > 0) return pass(c, s);
-      return protect(c, std::span<const std::string_view>(&sql, 1), s);
-    case statement_kind::copy:
-      return msg::copy_refused(sql);
-    case statement_kind::begin:
-      return begin_level(c, info, sql);
-    case statement_kind::commit:
-    case statement_kind::rollback:
-      return end_level(c, info, sql);
-    case statement_kind::savepoint:
-    case statement_kind::release:
-    case statement_kind::rollback_to:
-      if (depth == 0) return msg::savepoint_outside_level(info.command, sql);
-      if (info.savepoint.starts_with("sandpool_")) return msg::reserved_name(info.savepoint, sql);
-      return pass(c, s);
-    case statement_kind::set_transaction:
-      return set_transaction(c, info, sql);
-    case statement_kind::two_phase:
-      return msg::two_phase_refused(info.command, sql);
-    case statement_kind::discard_all:
-      return msg::discard_all_refused(sql);
-  }
-  return pass(c, s);
+  return run_script(c, pieces, infos);
 }
 
 auto sandbox_session::protect(pq::connection& c, std::span<const std::string_view> pieces,
                               const pq::statement& s) -> outcome {
   std::vector<pq::pipeline_step> steps;
   steps.reserve(pieces.size() + 2);
-  steps.push_back({stmt_savepoint});
+  steps.push_back({tx_open});
   for (std::string_view p : pieces) {
     steps.push_back({p, s.extended ? s.params : std::span<const pq::connection::param>()});
   }
-  steps.push_back({stmt_release});
+  steps.push_back({tx_commit});
   auto out = c.exec_pipeline(steps);
   if (!out.ok()) return msg::with_hint(out.status(), false);
   std::vector<outcome>& o = *out;
-  if (!o.front().ok()) return msg::while_doing(o.front().status(), stmt_savepoint);
+  if (!o.front().ok()) return msg::while_doing(o.front().status(), tx_open);
   for (std::size_t i = 1; i + 1 < o.size(); ++i) {
     if (o[i].ok()) continue;
     const absl::Status error = msg::with_hint(o[i].status(), false);
-    auto back = c.exec_direct(stmt_recover);
+    auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
   }
-  if (!o.back().ok()) return msg::while_doing(o.back().status(), stmt_release);
+  if (!o.back().ok()) return msg::while_doing(o.back().status(), tx_commit);
   return std::move(o[o.size() - 2]);
 }
 
 auto sandbox_session::pass(pq::connection& c, const pq::statement& s) -> outcome {
   auto r = s.extended ? c.exec_direct(s.sql, s.params) : c.exec_direct(s.sql);
-  if (!r.ok()) return msg::with_hint(r.status(), depth > 0);
+  if (!r.ok()) return msg::with_hint(r.status(), in_block);
   return r;
 }
 
-auto sandbox_session::begin_level(pq::connection& c, const statement_info& info,
-                                  std::string_view sql) -> outcome {
+auto sandbox_session::translate(pq::connection& c, std::string_view sql, std::string_view what)
+    -> outcome {
+  auto r = c.exec_direct(sql);
+  if (!r.ok()) return msg::while_doing(r.status(), concat(what, " (as ", sql, ")"));
+  return r;
+}
+
+auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_view> pieces,
+                                 std::span<const statement_info> infos) -> outcome {
+  const bool single = pieces.size() == 1;
+  bool implicit = false;
+  outcome last = pq::result();
+  for (std::size_t i = 0; i < pieces.size() && last.ok(); ++i) {
+    last = step(c, infos[i], pieces[i], single, implicit);
+  }
+  if (!implicit) return last;
+  if (last.ok()) {
+    if (auto r = translate(c, tx_commit, "end of the string's implicit transaction"); !r.ok()) {
+      return r.status();
+    }
+    return last;
+  }
+  auto back = c.exec_direct(tx_undo);
+  if (!back.ok()) return msg::recovery_failed(last.status(), back.status());
+  return last;
+}
+
+auto sandbox_session::step(pq::connection& c, const statement_info& info, std::string_view sql,
+                           bool single, bool& implicit) -> outcome {
+  if (in_block && c.server_transaction_status() == tx_status::in_error &&
+      refused_in_failed_block(info.kind)) {
+    return pass(c, pq::statement{sql, {}, false});  // the server's 25P02
+  }
+  switch (info.kind) {
+    case statement_kind::other:
+    case statement_kind::empty:
+      if (in_block) return pass(c, pq::statement{sql, {}, false});
+      if (implicit) {
+        auto r = c.exec_direct(sql);
+        if (!r.ok()) return msg::with_hint(r.status(), false);
+        return r;
+      } else {
+        const pq::pipeline_step steps[] = {{tx_open}, {sql}};
+        auto out = c.exec_pipeline(steps);
+        if (!out.ok()) return msg::with_hint(out.status(), false);
+        if (!(*out)[0].ok()) return msg::while_doing((*out)[0].status(), tx_open);
+        implicit = true;
+        if (!(*out)[1].ok()) return msg::with_hint((*out)[1].status(), false);
+        return std::move((*out)[1]);
+      }
+    case statement_kind::begin:
+      return begin(c, info, sql, implicit);
+    case statement_kind::commit:
+      return commit(c, info, sql, implicit);
+    case statement_kind::rollback:
+      return rollback(c, info, sql, implicit);
+    case statement_kind::savepoint:
+    case statement_kind::release:
+    case statement_kind::rollback_to:
+      if (info.savepoint.starts_with("sandpool_")) return msg::reserved_name(info.savepoint, sql);
+      if (!in_block) return msg::needs_block(info.command, sql);
+      return pass(c, pq::statement{sql, {}, false});
+    case statement_kind::set_transaction:
+      if (info.modes.snapshot) return msg::snapshot_refused(sql);
+      if (info.modes.read_only) return msg::read_only_refused(info.command, sql);
+      if (!in_block && single) {
+        // The server ignores SET TRANSACTION outside a block, with a warning.
+        auto r = translate(c, set_transaction_warning, info.command);
+        if (!r.ok()) return r;
+        return pq::result::command("SET");
+      }
+      if (!in_block && !implicit) {
+        // Part of the string's implicit transaction, as on the server.
+        if (auto r = translate(c, tx_open, info.command); !r.ok()) return r;
+        implicit = true;
+      }
+      return set_transaction(c, info, sql);
+    case statement_kind::copy:
+      return msg::copy_refused(sql);
+    case statement_kind::two_phase:
+      return msg::two_phase_refused(info.command, sql);
+    case statement_kind::discard_all:
+      return msg::discard_all_refused(sql);
+  }
+  return pass(c, pq::statement{sql, {}, false});
+}
+
+auto sandbox_session::begin(pq::connection& c, const statement_info& info, std::string_view sql,
+                            bool& implicit) -> outcome {
   if (info.modes.read_only) return msg::read_only_refused(info.command, sql);
-  const std::string name = level_name(depth + 1);
-  const std::string savepoint = concat("SAVEPOINT ", name);
-  const std::string doing = concat(info.command, " (as ", savepoint, ")");
+  // In a block the server itself warns that one is in progress (or, in a
+  // failed block, refuses with 25P02), and nothing changes.
+  if (in_block) return pass(c, pq::statement{sql, {}, false});
+  if (implicit) {
+    // BEGIN inside a string's implicit transaction turns it into a block:
+    // what ran before it in the string is part of the block.
+    implicit = false;
+    in_block = true;
+    if (info.modes.isolation) {
+      auto r = set_transaction(c, info, sql);
+      if (!r.ok()) return r;
+    }
+    return pq::result::command(begin_tag(info));
+  }
   if (!info.modes.isolation) {
-    auto r = c.exec_direct(savepoint);
-    if (!r.ok()) return msg::with_hint(msg::while_doing(r.status(), doing), depth > 0);
-    ++depth;
-    return r;
+    if (auto r = translate(c, tx_open, info.command); !r.ok()) return r;
+    in_block = true;
+    return pq::result::command(begin_tag(info));
   }
   // The server accepts SET TRANSACTION ISOLATION LEVEL in a subtransaction
   // only when it names the level already in force: exactly the check wanted.
   const std::string set = concat("SET TRANSACTION ISOLATION LEVEL ", *info.modes.isolation);
-  const pq::pipeline_step steps[] = {{savepoint}, {set}};
+  const pq::pipeline_step steps[] = {{tx_open}, {set}};
   auto out = c.exec_pipeline(steps);
   if (!out.ok()) return out.status();
-  if (!(*out)[0].ok()) return msg::with_hint(msg::while_doing((*out)[0].status(), doing), depth > 0);
+  if (!(*out)[0].ok()) {
+    return msg::while_doing((*out)[0].status(), concat(info.command, " (as ", tx_open, ")"));
+  }
   if (!(*out)[1].ok()) {
-    // Undo the savepoint (and the failure) in a second round trip.
-    const std::string undo = concat("ROLLBACK TO SAVEPOINT ", name, "; RELEASE SAVEPOINT ", name);
     const absl::Status error = (*out)[1].status();
     if (pq::sqlstate(error) == "25001") {
-      return isolation_error(c, concat(undo, "; SELECT current_setting('transaction_isolation')"),
-                             info, sql);
+      // Undo the savepoint (and the failure) and ask for the level in force.
+      auto r = c.exec_direct(
+          concat(tx_undo, "; SELECT current_setting('transaction_isolation')"));
+      const std::string actual = r.ok() ? upper(r->get(0, 0)) : std::string("another level");
+      return msg::isolation_refused(info.command, *info.modes.isolation, actual, sql);
     }
-    auto back = c.exec_direct(undo);
+    auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
   }
-  ++depth;
-  return std::move((*out)[0]);
+  in_block = true;
+  return pq::result::command(begin_tag(info));
 }
 
-absl::Status sandbox_session::isolation_error(pq::connection& c, std::string_view recovery,
-                                              const statement_info& info, std::string_view sql) {
-  auto r = c.exec_direct(recovery);
-  const std::string actual = r.ok() ? upper(r->get(0, 0)) : std::string("another level");
-  return msg::isolation_refused(info.command, *info.modes.isolation, actual, sql);
-}
-
-auto sandbox_session::end_level(pq::connection& c, const statement_info& info,
-                                std::string_view sql) -> outcome {
-  if (depth == 0) return msg::no_open_level(info.command, sql);
-  const std::string name = level_name(depth);
-  // Like the server, COMMIT of a failed transaction rolls it back.
-  const bool failed = c.transaction_status() == tx_status::in_error;
-  const bool commit = info.kind == statement_kind::commit && !failed;
-  std::string text;
-  if (commit) {
-    text = info.chain ? concat("RELEASE SAVEPOINT ", name, "; SAVEPOINT ", name)
-                      : concat("RELEASE SAVEPOINT ", name);
-  } else {
-    // ROLLBACK TO keeps the savepoint: exactly AND CHAIN's fresh level.
-    text = info.chain ? concat("ROLLBACK TO SAVEPOINT ", name)
-                      : concat("ROLLBACK TO SAVEPOINT ", name, "; RELEASE SAVEPOINT ", name);
+auto sandbox_session::commit(pq::connection& c, const statement_info& info, std::string_view sql,
+                             bool& implicit) -> outcome {
+  // Like the server, COMMIT of a failed block rolls it back (and says so).
+  const bool failed = in_block && c.server_transaction_status() == tx_status::in_error;
+  const char* tag = failed ? "ROLLBACK" : "COMMIT";
+  if (info.chain) {
+    if (!in_block) return msg::needs_block("COMMIT AND CHAIN", sql);
+    if (auto r = translate(c, failed ? tx_restart : tx_renew, info.command); !r.ok()) return r;
+    return pq::result::command(tag);
   }
-  auto r = c.exec_direct(text);
-  if (!r.ok()) return msg::while_doing(r.status(), concat(info.command, " (as ", text, ")"));
-  if (!info.chain) --depth;
-  return r;
+  if (in_block) {
+    if (auto r = translate(c, failed ? tx_undo : tx_commit, info.command); !r.ok()) return r;
+    in_block = false;
+    return pq::result::command(tag);
+  }
+  // No block: the server warns; a string's implicit transaction commits.
+  const std::string text = implicit ? concat(tx_commit, "; ", no_transaction_warning)
+                                    : std::string(no_transaction_warning);
+  if (auto r = translate(c, text, info.command); !r.ok()) return r;
+  implicit = false;
+  return pq::result::command("COMMIT");
+}
+
+auto sandbox_session::rollback(pq::connection& c, const statement_info& info,
+                               std::string_view sql, bool& implicit) -> outcome {
+  if (info.chain) {
+    if (!in_block) return msg::needs_block("ROLLBACK AND CHAIN", sql);
+    if (auto r = translate(c, tx_restart, info.command); !r.ok()) return r;
+    return pq::result::command("ROLLBACK");
+  }
+  if (in_block) {
+    if (auto r = translate(c, tx_undo, info.command); !r.ok()) return r;
+    in_block = false;
+    return pq::result::command("ROLLBACK");
+  }
+  // No block: the server warns; a string's implicit transaction is undone.
+  const std::string text = implicit ? concat(tx_undo, "; ", no_transaction_warning)
+                                    : std::string(no_transaction_warning);
+  if (auto r = translate(c, text, info.command); !r.ok()) return r;
+  implicit = false;
+  return pq::result::command("ROLLBACK");
 }
 
 auto sandbox_session::set_transaction(pq::connection& c, const statement_info& info,
                                       std::string_view sql) -> outcome {
-  if (info.modes.snapshot) return msg::snapshot_refused(sql);
-  if (info.modes.read_only) return msg::read_only_refused(info.command, sql);
-  // Outside a transaction block the server ignores SET TRANSACTION (with a
-  // warning); READ WRITE and [NOT] DEFERRABLE change nothing here either.
-  if (depth == 0 || !info.modes.isolation) return pq::result();
+  // READ WRITE and [NOT] DEFERRABLE change nothing in the sandbox's
+  // read-write transaction (DEFERRABLE matters only to SERIALIZABLE READ
+  // ONLY, which the sandbox refuses).
+  if (!info.modes.isolation) return pq::result::command("SET");
   const std::string set = concat("SET TRANSACTION ISOLATION LEVEL ", *info.modes.isolation);
   auto r = c.exec_direct(set);
-  if (r.ok() || pq::sqlstate(r.status()) != "25001") return r;
+  if (r.ok()) return pq::result::command("SET");
+  if (pq::sqlstate(r.status()) != "25001") return msg::with_hint(r.status(), in_block);
   return msg::isolation_refused(info.command, *info.modes.isolation,
                                 options_.isolation.value_or("the server's default level"), sql,
                                 true);

@@ -1,7 +1,11 @@
-// One connection's sandbox state, and the statement hook that translates the
-// code under test's statements on it. It owns the depth invariant: `depth`
-// counts exactly the savepoints sandpool_1 .. sandpool_<depth> that stand for
-// the code under test's open transactions, and changes only after the server
+// One connection's sandbox state, and the statement hook that runs the code
+// under test's statements on it as a plain PostgreSQL session would run
+// them. It owns the emulated session state: the code under test is either
+// outside a transaction block (what it sees as idle; each string runs as
+// its own implicit transaction, under SAVEPOINT sandpool_tx) or inside one
+// (`in_block`: SAVEPOINT sandpool_tx stands for the block, the code's own
+// savepoints sit above it by their own names, and a failed block is the
+// server's own aborted state). `in_block` changes only after the server
 // confirmed the savepoint operation. Used by whoever holds the connection's
 // turn, so it needs no lock of its own; the sandbox (under its lock) only
 // creates sessions and flips `active` when no one uses the connection.
@@ -25,32 +29,46 @@ class sandbox_session final : public pq::statement_hook {
 
   [[nodiscard]] absl::StatusOr<pq::result> run(pq::connection& c,
                                                const pq::statement& s) override;
+  // Idle while the code under test has no block open (the server is inside
+  // the sandbox's transaction all along); otherwise the server's own state.
+  [[nodiscard]] tx_status transaction_status(tx_status server) const noexcept override;
 
-  // The savepoint that stands for level n of the code under test.
-  static std::string level_name(int n) { return "sandpool_" + std::to_string(n); }
   static std::string mark_name(int n) { return "sandpool_mark_" + std::to_string(n); }
 
-  bool active = false;   // c is sandboxed (between checkout and release)
-  int depth = 0;         // open levels of the code under test
-  int marks = 0;         // suite savepoints sandpool_mark_1 .. marks
-  int verified_pid = 0;  // the backend the safeguard last accepted
+  bool active = false;    // c is sandboxed (between checkout and release)
+  bool in_block = false;  // the code under test's transaction block is open
+  int marks = 0;          // suite savepoints sandpool_mark_1 .. marks
+  int verified_pid = 0;   // the backend the safeguard last accepted
 
  private:
   using outcome = absl::StatusOr<pq::result>;
 
-  outcome run_one(pq::connection& c, const statement_info& info, const pq::statement& s);
-  // Runs statements outside any level, under SAVEPOINT sandpool_stmt.
+  // Statements without transaction control, outside a block: together under
+  // SAVEPOINT sandpool_tx, in one round trip (all or nothing, as the
+  // server's implicit transaction for a string).
   outcome protect(pq::connection& c, std::span<const std::string_view> pieces,
                   const pq::statement& s);
-  // Sends s as written (inside a level of the code under test).
+  // Sends s as written (inside the code under test's block).
   outcome pass(pq::connection& c, const pq::statement& s);
-  outcome begin_level(pq::connection& c, const statement_info& info, std::string_view sql);
-  outcome end_level(pq::connection& c, const statement_info& info, std::string_view sql);
+  // A string with transaction control in it, statement by statement, as the
+  // server runs a string: an implicit transaction around what runs outside a
+  // block, the first error ending the string (and undoing the implicit
+  // transaction).
+  outcome run_script(pq::connection& c, std::span<const std::string_view> pieces,
+                     std::span<const statement_info> infos);
+  // One statement of a script; `implicit`: sandpool_tx is open for the
+  // string's implicit transaction; `single`: the string holds one statement.
+  outcome step(pq::connection& c, const statement_info& info, std::string_view sql,
+               bool single, bool& implicit);
+  outcome begin(pq::connection& c, const statement_info& info, std::string_view sql,
+                bool& implicit);
+  outcome commit(pq::connection& c, const statement_info& info, std::string_view sql,
+                 bool& implicit);
+  outcome rollback(pq::connection& c, const statement_info& info, std::string_view sql,
+                   bool& implicit);
   outcome set_transaction(pq::connection& c, const statement_info& info, std::string_view sql);
-  // After SET TRANSACTION ISOLATION LEVEL failed: the refusal, naming the
-  // level the sandbox actually runs at (asked in the recovery round trip).
-  absl::Status isolation_error(pq::connection& c, std::string_view recovery,
-                               const statement_info& info, std::string_view sql);
+  // Runs translation (statements the sandbox chose), naming `what` on error.
+  outcome translate(pq::connection& c, std::string_view sql, std::string_view what);
 
   const sandbox_options& options_;
 };

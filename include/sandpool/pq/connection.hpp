@@ -135,9 +135,17 @@ class connection {
   [[nodiscard]] int backend_pid() const noexcept;
   // Whether libpq considers the connection usable (CONNECTION_OK).
   [[nodiscard]] bool ok() const noexcept;
-  // The session's transaction state, without I/O: broken if the connection
-  // is closed or lost.
-  [[nodiscard]] tx_status transaction_status() const noexcept;
+  // The session's transaction state as the code using exec() sees it,
+  // without I/O: broken if the connection is closed or lost. With a hook
+  // installed, the hook's view of server_transaction_status() (the sandbox
+  // reports what a plain connection would).
+  [[nodiscard]] tx_status transaction_status() const noexcept {
+    const tx_status server = server_transaction_status();
+    return hook_ == nullptr ? server : hook_->transaction_status(server);
+  }
+  // The server's own transaction state as libpq last saw it, whatever the
+  // hook presents.
+  [[nodiscard]] tx_status server_transaction_status() const noexcept;
   // Requests sent to the server so far: each exec() or exec_direct() counts
   // one, including failed ones, and so does each exec_pipeline() however many
   // steps it holds; requests refused before sending (lost or closed

@@ -20,7 +20,16 @@ class result {
   explicit result(PGresult* r) noexcept : res_(r) {}
   ~result();
 
-  result(result&& other) noexcept : res_(other.res_) { other.res_ = nullptr; }
+  // A command's result with no rows and this command tag, for a statement
+  // hook that carried a command out as other statements and returns what the
+  // server would have (the sandbox's COMMIT is a RELEASE SAVEPOINT). tag must
+  // outlive the result: pass a string literal.
+  [[nodiscard]] static result command(const char* tag) noexcept;
+
+  result(result&& other) noexcept : res_(other.res_), tag_(other.tag_) {
+    other.res_ = nullptr;
+    other.tag_ = nullptr;
+  }
   result& operator=(result&& other) noexcept;
   result(const result&) = delete;
   result& operator=(const result&) = delete;
@@ -55,6 +64,7 @@ class result {
 
  private:
   PGresult* res_ = nullptr;
+  const char* tag_ = nullptr;  // overrides the PGresult's tag (see command())
 };
 
 }  // namespace sandpool::pq

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "sandpool/core/driver.hpp"
 #include "sandpool/pq/result.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
@@ -36,6 +37,13 @@ class statement_hook {
   // return: the last statement's result or the error. Called by whoever is
   // using `c` (one thread at a time, like the connection itself).
   [[nodiscard]] virtual absl::StatusOr<result> run(connection& c, const statement& s) = 0;
+  // What connection::transaction_status() reports while the hook is
+  // installed, given the server's status: the state the hook presents to
+  // the code it wraps (the sandbox: idle while that code has no transaction
+  // block open, though the server is inside the sandbox's transaction).
+  [[nodiscard]] virtual tx_status transaction_status(tx_status server) const noexcept {
+    return server;
+  }
 
  protected:
   statement_hook() = default;

@@ -1,18 +1,20 @@
 // The test sandbox: a checkout decorator that wraps each owner's connection
 // in a transaction that checkin rolls back, so tests can run concurrently
 // against one database and leave nothing behind. It owns these rules:
-//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]; SAVEPOINT
-//    sandpool_base` in one round trip, after the safeguard accepted the live
-//    connection (checked once per physical connection, in that same trip);
-//  - the code under test's transaction control becomes savepoints
-//    (sandpool_1, sandpool_2, ... by depth) or fails loudly: it never ends the
-//    sandbox's transaction through exec();
-//  - a statement outside the code's own transactions runs under SAVEPOINT
-//    sandpool_stmt pipelined with it, so its failure does not poison the test;
-//  - checkin is ROLLBACK in one round trip, sent without waiting for the
-//    answer (the next use reads it; the next checkout's BEGIN shares its
-//    round trip), and says so loudly if the
-//    transaction was already gone.
+//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]`, the commit
+//    guard's arming and `SAVEPOINT sandpool_base` in one round trip, after
+//    the safeguard accepted the live connection (checked once per physical
+//    connection, in that same trip);
+//  - through exec(), the code under test sees a plain PostgreSQL session:
+//    PostgreSQL's transaction semantics, warnings, command tags and
+//    transaction_status(), run on savepoints inside the sandbox's
+//    transaction, which it can never end;
+//  - whatever reaches the server otherwise (native(), a procedure), the
+//    commit guard makes a COMMIT of the sandbox's transaction fail;
+//  - checkin is ROLLBACK and DISCARD ALL in one round trip, sent without
+//    waiting for the answer (the next use reads it; the next checkout's
+//    BEGIN shares its round trip), and says so loudly if the transaction
+//    was already gone.
 // How statements are translated is documented on sandbox::on_checkout.
 #pragma once
 
@@ -57,33 +59,48 @@ class sandbox final : public checkout_decorator<pq::connection> {
   sandbox& operator=(const sandbox&) = delete;
 
   // Sandbox off: nothing (real commits). On: BEGIN, safeguard, the commit
-  // guard's arming, base savepoint (one round trip), then exec() on c is
-  // translated until the connection leaves its owner:
-  //   BEGIN / START TRANSACTION        -> SAVEPOINT sandpool_<depth+1>
-  //   COMMIT / END                     -> RELEASE SAVEPOINT sandpool_<depth>
-  //   ROLLBACK / ABORT                 -> ROLLBACK TO + RELEASE sandpool_<depth>
-  //   ... AND CHAIN                    -> the same level is reopened
-  //   any other statement at depth 0   -> SAVEPOINT sandpool_stmt; stmt;
-  //                                       RELEASE (one round trip; a failure
-  //                                       is rolled back in a second one)
-  //   any other statement inside BEGIN -> sent as written
-  // Several statements in one exec() are protected together (one round
-  // trip, all or nothing); with transaction control among them they run one
-  // by one, stopping at the first error. Refused, with an error that says
-  // why and what to do, and nothing sent: COMMIT / ROLLBACK with no open
-  // level (it would end the sandbox), an isolation level other than the
-  // sandbox's, READ ONLY, SET TRANSACTION SNAPSHOT, two-phase commit, COPY
-  // (unsupported by exec() anyway), DISCARD ALL (the sandbox resets the
-  // session at checkin), SAVEPOINT / RELEASE / ROLLBACK TO at depth 0 or on
-  // a name starting with sandpool_, and any statement once the transaction
-  // was ended behind the sandbox's back (e.g. through native()). Statements
-  // are read by PostgreSQL's parser; what it rejects is sent, and the
-  // server's syntax error comes back. Whatever gets through, the commit
-  // guard makes the server refuse a COMMIT (SQLSTATE 25SB1). Server errors
-  // keep their SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run
-  // unsandboxed). Errors of on_checkout: the safeguard's refusal, the
-  // guard's creation (the role may not create schema sandpool), the
-  // server's.
+  // guard's arming, base savepoint (one round trip); then, until the
+  // connection leaves its owner, exec() on c runs as on a plain session
+  // (PostgreSQL's rules, applied to the code under test's own state):
+  //   outside a block, a string        -> SAVEPOINT sandpool_tx; string;
+  //                                       RELEASE (one round trip; all or
+  //                                       nothing, as the implicit
+  //                                       transaction of a string; a failure
+  //                                       is rolled back in a second trip)
+  //   BEGIN / START TRANSACTION        -> SAVEPOINT sandpool_tx (the block)
+  //   BEGIN inside a block             -> the server's warning, no change
+  //   COMMIT / END                     -> RELEASE SAVEPOINT sandpool_tx,
+  //                                       tag COMMIT (ROLLBACK for a failed
+  //                                       block, which it rolls back)
+  //   ROLLBACK / ABORT                 -> ROLLBACK TO + RELEASE sandpool_tx
+  //   ... AND CHAIN                    -> the block is reopened at once
+  //   COMMIT / ROLLBACK with no block  -> the server's warning (25P01)
+  //   SAVEPOINT, RELEASE, ROLLBACK TO  -> sent as written in a block; with
+  //                                       none, the server's error 25P01
+  //   anything else inside a block     -> sent as written (a failure leaves
+  //                                       the block failed, 25P02 after it,
+  //                                       until ROLLBACK or ROLLBACK TO)
+  // A string with transaction control among its statements runs them one by
+  // one, as the server does: what runs outside a block is one implicit
+  // transaction, BEGIN makes it part of a block, COMMIT ends it, and the
+  // first error stops the string. transaction_status() reports what a plain
+  // session would: idle outside a block, in_transaction or in_error inside.
+  // Refused, with an error that says why and what to do, and nothing sent:
+  // an isolation level other than the sandbox's, READ ONLY, SET TRANSACTION
+  // SNAPSHOT, two-phase commit, COPY (unsupported by exec() anyway), DISCARD
+  // ALL (the sandbox resets the session at checkin), a savepoint named
+  // sandpool_..., and any statement once the transaction was ended behind
+  // the sandbox's back (e.g. through native()). Statements are read by
+  // PostgreSQL's parser; what it rejects is sent, and the server's syntax
+  // error comes back. Whatever gets through, the commit guard makes the
+  // server refuse a COMMIT (SQLSTATE 25SB1). Server errors keep their
+  // SQLSTATE; 25001 and 2D000 get a hint (run_unboxed, run unsandboxed).
+  // What still differs from a plain session: statements that cannot run in
+  // a transaction block (VACUUM, CREATE DATABASE, ...) fail with 25001;
+  // txid_current_if_assigned() and similar see the sandbox's transaction;
+  // native() sees the server's real state. Errors of on_checkout: the
+  // safeguard's refusal, the guard's creation (the role may not create
+  // schema sandpool), the server's.
   [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
   // ROLLBACK and DISCARD ALL, one round trip (DISCARD ALL alone after an
   // unsandboxed checkout). It is not waited for (pq::connection::
@@ -98,19 +115,19 @@ class sandbox final : public checkout_decorator<pq::connection> {
 
   // Whether c is inside a sandbox now. Thread-safe.
   [[nodiscard]] bool is_sandboxed(const pq::connection& c) const;
-  // How many transaction levels the code under test has open on c.
-  [[nodiscard]] int depth(const pq::connection& c) const;
+  // Whether the code under test has a transaction block open on c.
+  [[nodiscard]] bool in_block(const pq::connection& c) const;
   const sandbox_options& options() const noexcept { return options_; }
 
   // Suite-level savepoints, for data loaded once per suite inside the
   // sandbox: begin_suite_savepoint marks the current state (SAVEPOINT
   // sandpool_mark_<n>, marks nest), rollback_to returns to the latest mark,
   // or to the state at checkout when there is none (one round trip each, the
-  // mark is kept, open levels of the code under test are discarded), and
+  // mark is kept, an open block of the code under test is discarded), and
   // release_suite_savepoint drops the latest mark, keeping its changes.
   // Call them with a turn on c (e.g. through a lease). Errors:
   // FailedPrecondition if c is not sandboxed, if begin/release is called
-  // with levels of the code under test open, or release with no mark; the
+  // with a block of the code under test open, or release with no mark; the
   // server's.
   [[nodiscard]] absl::Status begin_suite_savepoint(pq::connection& c);
   [[nodiscard]] absl::Status rollback_to(pq::connection& c);

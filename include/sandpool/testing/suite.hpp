@@ -169,7 +169,7 @@ class suite {
   absl::Status require_sandboxed() {
     auto lease = pool().checkout();
     if (!lease.ok()) return context(lease.status(), "could not use the test's connection");
-    if ((*lease)->transaction_status() == tx_status::in_transaction) return absl::OkStatus();
+    if ((*lease)->server_transaction_status() == tx_status::in_transaction) return absl::OkStatus();
     return absl::FailedPreconditionError(
         "test suite '" + name_ + "' (" + mode_text() + ") on pool '" + pool().options().name +
         "': the test's connection is not in a sandbox transaction, so its writes would "
