@@ -16,33 +16,34 @@ namespace {
 std::string refused(sandboxed& s, const std::string& sql, absl::StatusCode code,
                      std::initializer_list<std::string_view> parts) {
   const auto rt = s.c().round_trips();
+  const tx_status before = s.c().transaction_status();
   auto r = s.c().exec(sql);
   CAPTURE(sql);
   CAPTURE(text(r.status()));
   CHECK(r.status().code() == code);
   for (std::string_view part : parts) CHECK(contains(text(r.status()), part));
-  CHECK(s.c().round_trips() == rt);
-  CHECK(s.c().transaction_status() == tx_status::in_transaction);
+  CHECK(s.c().round_trips() == rt);  // nothing sent, nothing changed
+  CHECK(s.c().transaction_status() == before);
   return pq::sqlstate(r.status());
 }
 
 }  // namespace
 
-PG_TEST_CASE("COMMIT and ROLLBACK with no open level would end the sandbox: refused") {
+PG_TEST_CASE("COMMIT and ROLLBACK with no block warn, as the server does, and end nothing") {
   sandboxed s;
   s.insert("guard");
-  using code = absl::StatusCode;
-  for (const char* sql : {"COMMIT", "end", "commit work;", "COMMIT AND CHAIN"}) {
-    CHECK(refused(s, sql, code::kFailedPrecondition,
-                               {"was not sent", "no transaction open",
-                                "would end the sandbox's own transaction",
-                                "checkout_options{.sandbox = false}"}) == "25P01");
+  for (const char* sql : {"COMMIT", "end", "commit work;", "ROLLBACK", "abort",
+                          "/* c */ rollback transaction"}) {
+    CAPTURE(sql);
+    auto r = s.c().exec(sql);
+    REQUIRE_MESSAGE(r.ok(), text(r.status()));
+    CHECK(s.c().transaction_status() == tx_status::idle);
+    CHECK(s.c().server_transaction_status() == tx_status::in_transaction);
   }
-  for (const char* sql : {"ROLLBACK", "abort", "/* c */ rollback transaction"}) {
-    refused(s, sql, code::kFailedPrecondition, {"was not sent", "pair this"});
-  }
+  CHECK(pq::sqlstate(s.c().exec("COMMIT AND CHAIN").status()) == "25P01");
   CHECK(count_in(s.c(), "tag = 'guard'") == 1);  // nothing was ended
   REQUIRE(s.checkin().ok());
+  CHECK(count_committed("tag = 'guard'") == 0);
 }
 
 PG_TEST_CASE("two-phase commit and COPY are refused; unparsable control gets the server's error") {
@@ -62,7 +63,7 @@ PG_TEST_CASE("two-phase commit and COPY are refused; unparsable control gets the
     CAPTURE(error);
     CHECK(pq::sqlstate(r.status()) == "42601");
     CHECK((contains(error, "syntax error") || contains(error, "unterminated")));
-    CHECK(s.c().transaction_status() == tx_status::in_transaction);
+    CHECK(s.c().transaction_status() == tx_status::idle);
     CHECK(s.exec("SELECT 1").get(0, 0) == "1");
   }
   REQUIRE(s.checkin().ok());
@@ -77,7 +78,7 @@ PG_TEST_CASE("DISCARD ALL is refused with what the sandbox does instead") {
   REQUIRE(s.checkin().ok());
 }
 
-PG_TEST_CASE("savepoint statements need an open level and may not use sandpool_ names") {
+PG_TEST_CASE("savepoint statements need a block and may not use sandpool_ names") {
   sandboxed s;
   using code = absl::StatusCode;
   for (const char* sql : {"SAVEPOINT a", "RELEASE SAVEPOINT a", "ROLLBACK TO a"}) {
@@ -86,10 +87,10 @@ PG_TEST_CASE("savepoint statements need an open level and may not use sandpool_ 
   }
   s.exec("BEGIN");
   for (const char* sql : {"SAVEPOINT sandpool_1", "RELEASE sandpool_base",
-                          "ROLLBACK TO SAVEPOINT sandpool_stmt"}) {
+                          "ROLLBACK TO SAVEPOINT sandpool_tx"}) {
     refused(s, sql, code::kInvalidArgument, {"reserved for the sandbox's own savepoints"});
   }
-  CHECK(s.box->depth(s.c()) == 1);
+  CHECK(s.box->in_block(s.c()));
   s.exec("ROLLBACK");
   REQUIRE(s.checkin().ok());
 }
@@ -101,16 +102,16 @@ PG_TEST_CASE("READ ONLY and snapshots cannot apply to a savepoint") {
           {"READ ONLY was not sent", "cannot be read-only"});
   refused(s, "START TRANSACTION ISOLATION LEVEL SERIALIZABLE, READ ONLY",
           code::kFailedPrecondition, {"READ ONLY"});
-  CHECK(s.box->depth(s.c()) == 0);
+  CHECK_FALSE(s.box->in_block(s.c()));
   s.exec("BEGIN");
   refused(s, "SET TRANSACTION READ ONLY", code::kFailedPrecondition, {"READ ONLY"});
   refused(s, "SET TRANSACTION SNAPSHOT '00000003-0000001B-1'", code::kFailedPrecondition,
           {"SET TRANSACTION SNAPSHOT was not sent"});
   s.exec("COMMIT");
-  // Outside a level SET TRANSACTION does nothing, as without the sandbox.
-  const auto rt = s.c().round_trips();
+  // Outside a block SET TRANSACTION does nothing but warn, as without the
+  // sandbox.
   CHECK(s.c().exec("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE").ok());
-  CHECK(s.c().round_trips() == rt);
+  CHECK(s.exec("SHOW transaction_isolation").get(0, 0) == "read committed");
   REQUIRE(s.checkin().ok());
 }
 
@@ -121,14 +122,14 @@ PG_TEST_CASE("the sandbox's isolation level holds; the code under test cannot ch
     sandboxed s(with_isolation("serializable"));
     CHECK(s.exec("SHOW transaction_isolation").get(0, 0) == "serializable");
     s.exec("BEGIN ISOLATION LEVEL SERIALIZABLE");  // the same level: fine
-    CHECK(s.box->depth(s.c()) == 1);
+    CHECK(s.box->in_block(s.c()));
     s.exec("SET TRANSACTION ISOLATION LEVEL SERIALIZABLE");
     s.exec("COMMIT");
     auto other = s.c().exec("BEGIN ISOLATION LEVEL READ COMMITTED");
     CHECK(other.status().code() == absl::StatusCode::kFailedPrecondition);
     CHECK(contains(text(other.status()), "asks for isolation level READ COMMITTED"));
     CHECK(contains(text(other.status()), "opened at checkout with SERIALIZABLE"));
-    CHECK(s.box->depth(s.c()) == 0);
+    CHECK_FALSE(s.box->in_block(s.c()));
     s.insert("iso");  // still usable
     REQUIRE(s.checkin().ok());
   }
@@ -162,7 +163,7 @@ PG_TEST_CASE("suite savepoints outside a sandbox, and in the wrong state, are re
   s.exec("BEGIN");
   const absl::Status open = s.box->begin_suite_savepoint(s.c());
   CHECK(open.code() == absl::StatusCode::kFailedPrecondition);
-  CHECK(contains(text(open), "1 transaction level(s) open"));
+  CHECK(contains(text(open), "still has a transaction block open"));
   s.exec("COMMIT");
   const absl::Status none = s.box->release_suite_savepoint(s.c());
   CHECK(contains(text(none), "no suite savepoint to release"));

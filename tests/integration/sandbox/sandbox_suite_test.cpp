@@ -52,7 +52,7 @@ PG_TEST_CASE("rollback_to without a mark returns to the state at checkout, in on
   const auto rt = s.c().round_trips();
   REQUIRE(s.box->rollback_to(s.c()).ok());
   CHECK(s.c().round_trips() == rt + 1);
-  CHECK(s.box->depth(s.c()) == 0);
+  CHECK_FALSE(s.box->in_block(s.c()));
   CHECK(count_in(s.c(), "tag = 'to-base'") == 0);
   // Marks nest: rollback_to goes to the latest; once it is released, to
   // the one before.
@@ -84,7 +84,7 @@ PG_TEST_CASE("run_unboxed commits for real and leaves the caller's sandbox as it
   });
   REQUIRE_MESSAGE(migrated.ok(), text(migrated));
   CHECK(s.c().round_trips() == rt);  // the caller's connection was not used
-  CHECK(s.box->depth(s.c()) == 1);
+  CHECK(s.box->in_block(s.c()));
   CHECK(s.exec("SELECT v FROM " + table).get(0, 0) == "7");  // committed: visible
   CHECK(count_in(s.c(), "tag = 'caller'") == 1);
   s.exec("COMMIT");

@@ -1,6 +1,6 @@
 // The sandbox against a real PostgreSQL: round-trip counts, rollback at
 // checkin, per-statement protection, nested levels, translated transaction
-// control, cancellation, the transaction ended behind the sandbox's back,
+// control with PostgreSQL's semantics, cancellation, the transaction ended behind the sandbox's back,
 // deferred constraints, and the sandbox turned off. The last test case
 // checks that no row written by any sandboxed test of this run survived;
 // doctest runs files in name order and this file sorts last.
@@ -10,6 +10,8 @@
 #include <atomic>
 #include <chrono>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "sandbox_env.hpp"
 #include "sandpool/pq/sqlstate.hpp"
@@ -53,11 +55,11 @@ PG_TEST_CASE("round trips: checkout 1, statement 1 (2 failing), BEGIN/COMMIT 1, 
     CHECK(c->exec("BEGIN").ok());
     CHECK(c->exec("ROLLBACK").ok());
     CHECK(c->round_trips() == rt + 8);
-    CHECK_FALSE(c->exec("COMMIT").ok());  // refused: nothing sent
-    CHECK(c->round_trips() == rt + 8);
+    CHECK(c->exec("COMMIT").ok());  // no block: the server's warning, one trip
+    CHECK(c->round_trips() == rt + 9);
     (void)l->checkin();
     REQUIRE(p.ownership().checkin().ok());
-    CHECK(c->round_trips() == rt + 9);
+    CHECK(c->round_trips() == rt + 10);
     CHECK_FALSE((*box)->is_sandboxed(*c));
     rt = c->round_trips();
   }
@@ -87,7 +89,7 @@ PG_TEST_CASE("a failing statement outside BEGIN does not poison the test") {
   CHECK(dup.status().code() == absl::StatusCode::kAlreadyExists);
   auto bad_param = s.c().exec("SELECT $1::int", {"not a number"});
   CHECK(pq::sqlstate(bad_param.status()) == "22P02");
-  CHECK(s.c().transaction_status() == tx_status::in_transaction);
+  CHECK(s.c().transaction_status() == tx_status::idle);
   s.insert("keep", 2);
   CHECK(count_in(s.c(), "tag = 'keep'") == 2);
   CHECK(count_in(s.c(), "tag = 'dup'") == 0);
@@ -129,30 +131,128 @@ PG_TEST_CASE("several statements in one exec are protected together, in one roun
   REQUIRE(s.checkin().ok());
 }
 
-PG_TEST_CASE("nested levels three deep: an inner rollback keeps the outer writes") {
+// Server notices on c, one "SEVERITY SQLSTATE message" line each, while
+// the object lives.
+struct notices {
+  explicit notices(pq::connection& c) : conn(c.native()) {
+    previous = PQsetNoticeReceiver(conn, &notices::add, this);
+  }
+  ~notices() { PQsetNoticeReceiver(conn, previous, nullptr); }
+  static void add(void* self, const PGresult* r) {
+    auto field = [&](int code) {
+      const char* v = PQresultErrorField(r, code);
+      return std::string(v == nullptr ? "" : v);
+    };
+    static_cast<notices*>(self)->lines.push_back(field(PG_DIAG_SEVERITY_NONLOCALIZED) + " " +
+                                                 field(PG_DIAG_SQLSTATE) + " " +
+                                                 field(PG_DIAG_MESSAGE_PRIMARY));
+  }
+  std::vector<std::string> take() { return std::exchange(lines, {}); }
+  PGconn* conn;
+  PQnoticeReceiver previous = nullptr;
+  std::vector<std::string> lines;
+};
+
+using lines = std::vector<std::string>;
+const std::string no_transaction = "WARNING 25P01 there is no transaction in progress";
+
+PG_TEST_CASE("BEGIN inside a block warns and changes nothing; COMMIT ends the whole block") {
   sandboxed s;
+  notices n(s.c());
   s.exec("BEGIN");
   s.insert("nest", 1);
-  s.exec("BEGIN");
+  auto again = s.c().exec("BEGIN");
+  REQUIRE(again.ok());
+  CHECK(again->command_tag() == "BEGIN");
+  CHECK(n.take() == lines{"WARNING 25001 there is already a transaction in progress"});
   s.insert("nest", 2);
-  s.exec("begin transaction");
-  CHECK(s.box->depth(s.c()) == 3);
+  s.exec("ROLLBACK");  // the whole block, both inserts
+  CHECK_FALSE(s.box->in_block(s.c()));
+  CHECK(s.c().transaction_status() == tx_status::idle);
+  CHECK(count_in(s.c(), "tag = 'nest'") == 0);
+  // A savepoint made before an inner BEGIN is still there to roll back to.
+  s.exec("BEGIN");
+  s.exec("SAVEPOINT before_inner");
   s.insert("nest", 3);
-  s.exec("ROLLBACK");
-  CHECK(s.box->depth(s.c()) == 2);
-  CHECK(count_in(s.c(), "tag = 'nest'") == 2);
-  s.exec("COMMIT");
-  s.exec("COMMIT");
-  CHECK(s.box->depth(s.c()) == 0);
-  CHECK(count_in(s.c(), "tag = 'nest' AND n IN (1, 2)") == 2);
-  CHECK(count_committed("tag = 'nest'") == 0);  // COMMIT released a savepoint only
-  // Deeper still: distinct names at every depth.
-  for (int i = 0; i < 12; ++i) s.exec("BEGIN");
-  CHECK(s.box->depth(s.c()) == 12);
-  for (int i = 0; i < 12; ++i) s.exec(i % 2 == 0 ? "COMMIT" : "ROLLBACK");
-  CHECK(s.box->depth(s.c()) == 0);
+  s.exec("BEGIN");
+  s.exec("ROLLBACK TO SAVEPOINT before_inner");
+  s.insert("nest", 4);
+  auto commit = s.c().exec("COMMIT");
+  REQUIRE(commit.ok());
+  CHECK(commit->command_tag() == "COMMIT");
+  CHECK(n.take() == lines{"WARNING 25001 there is already a transaction in progress"});
+  CHECK(count_in(s.c(), "tag = 'nest'") == 1);
+  // The second COMMIT finds no block: the server's warning, and nothing ends.
+  auto stray = s.c().exec("COMMIT");
+  REQUIRE(stray.ok());
+  CHECK(stray->command_tag() == "COMMIT");
+  CHECK(n.take() == lines{no_transaction});
+  auto stray_rollback = s.c().exec("ROLLBACK");
+  REQUIRE(stray_rollback.ok());
+  CHECK(stray_rollback->command_tag() == "ROLLBACK");
+  CHECK(n.take() == lines{no_transaction});
+  CHECK(count_in(s.c(), "tag = 'nest'") == 1);
   REQUIRE(s.checkin().ok());
   CHECK(count_committed("tag = 'nest'") == 0);
+}
+
+PG_TEST_CASE("transaction_status() and command tags are a plain session's") {
+  sandboxed s;
+  CHECK(s.c().transaction_status() == tx_status::idle);
+  CHECK(s.c().server_transaction_status() == tx_status::in_transaction);
+  CHECK(s.exec("START TRANSACTION").command_tag() == "START TRANSACTION");
+  CHECK(s.c().transaction_status() == tx_status::in_transaction);
+  CHECK_FALSE(s.c().exec("SELECT 1/0").ok());
+  CHECK(s.c().transaction_status() == tx_status::in_error);
+  // In a failed block only COMMIT, ROLLBACK and ROLLBACK TO are accepted.
+  for (const char* sql : {"BEGIN", "SAVEPOINT a", "SET TRANSACTION READ WRITE", "SELECT 1"}) {
+    CAPTURE(sql);
+    CHECK(pq::sqlstate(s.c().exec(sql).status()) == "25P02");
+  }
+  CHECK(s.exec("END").command_tag() == "ROLLBACK");  // a failed block rolls back
+  CHECK(s.c().transaction_status() == tx_status::idle);
+  CHECK(s.exec("BEGIN").command_tag() == "BEGIN");
+  CHECK(s.exec("ABORT").command_tag() == "ROLLBACK");
+  // AND CHAIN and savepoints need a block, as on the server.
+  for (const char* sql : {"COMMIT AND CHAIN", "ROLLBACK AND CHAIN", "SAVEPOINT a",
+                          "RELEASE SAVEPOINT a", "ROLLBACK TO SAVEPOINT a"}) {
+    CAPTURE(sql);
+    auto r = s.c().exec(sql);
+    CHECK(pq::sqlstate(r.status()) == "25P01");
+    CHECK(contains(text(r.status()), "can only be used in transaction blocks"));
+    CHECK(s.c().transaction_status() == tx_status::idle);
+  }
+  REQUIRE(s.checkin().ok());
+}
+
+PG_TEST_CASE("a string with transaction control runs as the server runs it") {
+  sandboxed s;
+  notices n(s.c());
+  const std::string ins = "INSERT INTO " + ledger() + " (tag, n) VALUES ('implicit', ";
+  // COMMIT in a string ends its implicit transaction (with the warning);
+  // ROLLBACK undoes it.
+  s.exec(ins + "1); COMMIT; " + ins + "2)");
+  CHECK(n.take() == lines{no_transaction});
+  s.exec(ins + "3); ROLLBACK; " + ins + "4)");
+  CHECK(n.take() == lines{no_transaction});
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n IN (1, 2, 4)") == 3);
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n = 3") == 0);
+  // An error undoes the string's implicit transaction, back to its last
+  // COMMIT; BEGIN makes what ran before it part of the block.
+  auto failed = s.c().exec(ins + "5); BEGIN; " + ins + "6); COMMIT; " + ins + "7); SELECT 1/0");
+  CHECK(pq::sqlstate(failed.status()) == "22012");
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n IN (5, 6)") == 2);
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n = 7") == 0);
+  auto chain = s.c().exec(ins + "8); COMMIT AND CHAIN; " + ins + "9)");
+  CHECK(pq::sqlstate(chain.status()) == "25P01");
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n = 8") == 0);
+  // A block left open by a string stays open.
+  s.exec(ins + "10); BEGIN; " + ins + "11)");
+  CHECK(s.c().transaction_status() == tx_status::in_transaction);
+  s.exec("ROLLBACK");
+  CHECK(count_in(s.c(), "tag = 'implicit' AND n IN (10, 11)") == 0);
+  REQUIRE(s.checkin().ok());
+  CHECK(count_committed("tag = 'implicit'") == 0);
 }
 
 PG_TEST_CASE("raw transaction control in any spelling is translated") {
@@ -161,10 +261,10 @@ PG_TEST_CASE("raw transaction control in any spelling is translated") {
                             "Begin Transaction Read Write"}) {
     CAPTURE(begin);
     s.exec(begin);
-    CHECK(s.box->depth(s.c()) == 1);
+    CHECK(s.box->in_block(s.c()));
     s.insert("spell");
     s.exec("end work ;");
-    CHECK(s.box->depth(s.c()) == 0);
+    CHECK_FALSE(s.box->in_block(s.c()));
   }
   s.exec("BEGIN");
   s.insert("aborted");
@@ -172,17 +272,17 @@ PG_TEST_CASE("raw transaction control in any spelling is translated") {
   CHECK(count_in(s.c(), "tag = 'aborted'") == 0);
   s.exec("BEGIN");
   s.insert("chain", 1);
-  s.exec("COMMIT AND CHAIN");  // a fresh level at the same depth
-  CHECK(s.box->depth(s.c()) == 1);
+  s.exec("COMMIT AND CHAIN");  // a fresh block at once
+  CHECK(s.box->in_block(s.c()));
   s.insert("chain", 2);
   s.exec("rollback and chain");
-  CHECK(s.box->depth(s.c()) == 1);
+  CHECK(s.box->in_block(s.c()));
   s.exec("COMMIT");
   CHECK(count_in(s.c(), "tag = 'chain'") == 1);
   CHECK(count_in(s.c(), "tag = 'spell'") == 4);
   // Control among other statements in one exec(), and user savepoints.
   s.exec("BEGIN; INSERT INTO " + ledger() + " (tag) VALUES ('batch'); COMMIT");
-  CHECK(s.box->depth(s.c()) == 0);
+  CHECK_FALSE(s.box->in_block(s.c()));
   s.exec("BEGIN");
   s.exec("SAVEPOINT mine");
   s.insert("mine");
@@ -194,7 +294,7 @@ PG_TEST_CASE("raw transaction control in any spelling is translated") {
   CHECK(count_committed() == 0);
 }
 
-PG_TEST_CASE("a failure inside BEGIN poisons only that level until ROLLBACK") {
+PG_TEST_CASE("a failure inside BEGIN poisons the block until ROLLBACK") {
   sandboxed s;
   s.insert("outer");
   s.exec("BEGIN");
@@ -206,12 +306,12 @@ PG_TEST_CASE("a failure inside BEGIN poisons only that level until ROLLBACK") {
   s.exec("ROLLBACK");
   CHECK(count_in(s.c(), "tag = 'outer'") == 1);
   CHECK(count_in(s.c(), "tag = 'inner'") == 0);
-  // COMMIT of a failed level rolls it back, as the server does.
+  // COMMIT of a failed block rolls it back, as the server does.
   s.exec("BEGIN");
   s.insert("inner");
   CHECK_FALSE(s.c().exec("SELECT 1/0").ok());
   CHECK(s.c().exec("COMMIT").ok());
-  CHECK(s.box->depth(s.c()) == 0);
+  CHECK_FALSE(s.box->in_block(s.c()));
   CHECK(count_in(s.c(), "tag = 'inner'") == 0);
   CHECK(count_in(s.c(), "tag = 'outer'") == 1);
   REQUIRE(s.checkin().ok());
