@@ -99,6 +99,18 @@ absl::Status copy_refused(std::string_view sql) {
                      stmt(sql), "; use native() with libpq's COPY functions"));
 }
 
+absl::Status string_syntax_changed(std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: the rest of this string was not run: it changed "
+                     "standard_conforming_strings and goes on, and the server reads a whole "
+                     "string with the setting in force when it arrives, which the sandbox "
+                     "cannot reproduce for a string with transaction control (it runs those "
+                     "statement by statement)", stmt(sql),
+                     ". Send the SET in an exec() of its own; outside a block, what the "
+                     "string ran before is rolled back"),
+              "0A000");
+}
+
 absl::Status reserved_name(std::string_view name, std::string_view sql) {
   return make(absl::StatusCode::kInvalidArgument,
               concat("sandbox: the savepoint name \"", name, "\" was not sent: names starting "

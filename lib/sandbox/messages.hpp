@@ -25,6 +25,9 @@ namespace sandpool::sandbox_messages {
 [[nodiscard]] absl::Status two_phase_refused(std::string_view command, std::string_view sql);
 [[nodiscard]] absl::Status copy_refused(std::string_view sql);
 [[nodiscard]] absl::Status discard_all_refused(std::string_view sql);
+// A string with transaction control changed standard_conforming_strings
+// before `sql`, the next of its statements.
+[[nodiscard]] absl::Status string_syntax_changed(std::string_view sql);
 [[nodiscard]] absl::Status reserved_name(std::string_view name, std::string_view sql);
 // The sandbox's transaction ended behind its back (found at `when`).
 [[nodiscard]] absl::Status transaction_gone(std::string_view target, std::string_view when);

@@ -142,9 +142,17 @@ auto sandbox_session::translate(pq::connection& c, std::string_view sql, std::st
 auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_view> pieces,
                                  std::span<const statement_info> infos) -> outcome {
   const bool single = pieces.size() == 1;
+  // The server reads the whole string with the string syntax in force when
+  // it arrived; run statement by statement, a later statement would be read
+  // with a setting changed by an earlier one.
+  const std::string strings(c.parameter("standard_conforming_strings"));
   bool implicit = false;
   outcome last = pq::result();
   for (std::size_t i = 0; i < pieces.size() && last.ok(); ++i) {
+    if (i > 0 && c.parameter("standard_conforming_strings") != strings) {
+      last = msg::string_syntax_changed(pieces[i]);
+      break;
+    }
     last = step(c, infos[i], pieces[i], single, implicit);
   }
   if (!implicit) return last;

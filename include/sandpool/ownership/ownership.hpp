@@ -14,6 +14,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <boost/intrusive/set.hpp>
@@ -119,6 +120,22 @@ class basic_ownership : public owner_exit_listener,
   [[nodiscard]] absl::Status adopt_token(std::string_view token);
   // Invalidates a token; callers already allowed through it stay allowed.
   [[nodiscard]] absl::Status revoke(std::string_view token);
+
+  // Calls f(const connection&) on the connection the caller's leases use
+  // (its own, its owner's or the shared owner's) and returns whether there
+  // is one. f runs under the ownership lock, possibly while another caller
+  // runs a statement on that connection: it may only read what is fixed for
+  // the connection's life (pq::connection::backend_pid()), never send
+  // anything. Thread-safe.
+  template <class F>
+  bool inspect_caller_connection(F&& f) const {
+    const owner_id caller = current_owner();
+    lock_type lk(lock_);
+    auto it = entries_.find(root_of(caller));
+    if (it == entries_.end()) return false;
+    std::forward<F>(f)(static_cast<const connection&>(*it->second->conn));
+    return true;
+  }
 
   // One reaper round: takes back connections past their deadline and
   // expires turn waits (manual clocks). Returns when the next is due.

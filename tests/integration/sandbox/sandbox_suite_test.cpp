@@ -7,6 +7,7 @@
 #include <doctest/doctest.h>
 
 #include <barrier>
+#include <chrono>
 #include <thread>
 
 #include "sandbox_env.hpp"
@@ -97,6 +98,47 @@ PG_TEST_CASE("run_unboxed commits for real and leaves the caller's sandbox as it
   CHECK(std::string(committed("SELECT count(*) FROM " + table).get(0, 0)) == "1");
   committed("DROP TABLE " + table);
   CHECK(count_committed("tag = 'caller'") == 0);
+}
+
+PG_TEST_CASE("run_unboxed blocked on the caller's own locks is cancelled and says why") {
+  sandboxed s;
+  s.insert("locked");  // the test's transaction now holds a lock on the ledger
+  const auto started = std::chrono::steady_clock::now();
+  const absl::Status blocked = run_unboxed(s.p, [&](pq::connection& c) {
+    return c.exec("VACUUM FULL " + ledger()).status();
+  });
+  const auto took = std::chrono::steady_clock::now() - started;
+  CHECK(took < std::chrono::seconds(10));  // not forever
+  CHECK(blocked.code() == absl::StatusCode::kFailedPrecondition);
+  CHECK(pq::sqlstate(blocked) == "55P03");
+  const std::string why = text(blocked);
+  CAPTURE(why);
+  CHECK(contains(why, "VACUUM FULL"));
+  CHECK(contains(why, "AccessExclusiveLock on " + ledger()));
+  CHECK(contains(why, "the caller's own sandboxed test transaction holds (backend " +
+                          std::to_string(s.c().backend_pid()) + ")"));
+  CHECK(contains(why, "the function returned: "));
+  // The caller's sandbox is as it was.
+  CHECK(count_in(s.c(), "tag = 'locked'") == 1);
+  // A lock held by someone else is waited for, not cancelled.
+  const std::string elsewhere = ledger() + "_elsewhere";
+  committed("CREATE TABLE IF NOT EXISTS " + elsewhere + " (v int)");
+  pq::connection other = connect();
+  must(other.exec("BEGIN; LOCK TABLE " + elsewhere + " IN SHARE MODE"));
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(600));
+    must(other.exec("ROLLBACK"));
+  });
+  const auto wait_started = std::chrono::steady_clock::now();
+  const absl::Status waited = run_unboxed(s.p, [&](pq::connection& c) {
+    return c.exec("BEGIN; LOCK TABLE " + elsewhere + " IN ROW EXCLUSIVE MODE; COMMIT").status();
+  });
+  release.join();
+  committed("DROP TABLE " + elsewhere);
+  CHECK_MESSAGE(waited.ok(), text(waited));
+  CHECK(std::chrono::steady_clock::now() - wait_started >= std::chrono::milliseconds(500));
+  REQUIRE(s.checkin().ok());
+  CHECK(count_committed("tag = 'locked'") == 0);
 }
 
 PG_TEST_CASE("a start/stop owner outlives its starter and serves other threads") {

@@ -255,6 +255,22 @@ PG_TEST_CASE("a string with transaction control runs as the server runs it") {
   CHECK(count_committed("tag = 'implicit'") == 0);
 }
 
+PG_TEST_CASE("a string with transaction control stops where it changed standard_conforming_strings") {
+  sandboxed s;
+  // The server would read U&'' with the setting the string arrived with.
+  auto r = s.c().exec(R"(SET standard_conforming_strings = off; SELECT U&'d\0061t'; BEGIN)");
+  CHECK(pq::sqlstate(r.status()) == "0A000");
+  CHECK(contains(text(r.status()), "Send the SET in an exec() of its own"));
+  CHECK(s.exec("SHOW standard_conforming_strings").get(0, 0) == "on");  // undone with it
+  CHECK(s.c().transaction_status() == tx_status::idle);
+  // On its own the SET holds, and later strings are read with it.
+  s.exec("SET standard_conforming_strings = off");
+  CHECK(s.exec(R"(SELECT 'a\'; COMMIT; SELECT ''' AS v; BEGIN)").command_tag() == "BEGIN");
+  CHECK(s.box->in_block(s.c()));
+  s.exec("ROLLBACK");
+  REQUIRE(s.checkin().ok());
+}
+
 PG_TEST_CASE("raw transaction control in any spelling is translated") {
   sandboxed s;
   for (const char* begin : {"begin;", "  -- opening\n START TRANSACTION", "/* x */ BEGIN WORK",
