@@ -6,6 +6,8 @@
 
 #include <cstddef>
 #include <initializer_list>
+#include <string_view>
+#include <utility>
 
 #include "absl/strings/cord.h"
 #include "sandpool/pq/redact.hpp"
@@ -21,6 +23,23 @@ std::string_view field(const PGresult* res, int code) {
   if (res == nullptr) return {};
   const char* value = PQresultErrorField(res, code);
   return value == nullptr ? std::string_view() : std::string_view(value);
+}
+
+// The SQLSTATE of the FATAL messages a server sends as it drops a session,
+// for when libpq kept the text but not the fields; empty if none matches.
+std::string_view fatal_state(std::string_view text) {
+  static constexpr std::pair<std::string_view, std::string_view> known[] = {
+      {"terminating connection due to administrator command", "57P01"},
+      {"terminating connection because of crash of another server process", "57P02"},
+      {"the database system is shutting down", "57P03"},
+      {"terminating connection due to idle-in-transaction timeout", "25P03"},
+      {"terminating connection due to idle-session timeout", "57P05"},
+      {"terminating connection due to conflict with recovery", "40001"},
+  };
+  for (const auto& [message, state] : known) {
+    if (text.find(message) != std::string_view::npos) return state;
+  }
+  return {};
 }
 
 std::string while_running(std::string_view sql) {
@@ -218,8 +237,10 @@ absl::Status connection_lost(PGconn* conn, const PGresult* res,
       "; the pool will replace it when the connection is returned, so check "
       "out again and retry",
       while_running(sql));
-  // 08006 (connection_failure) when the server said nothing before leaving.
-  const std::string_view state = field(res, PG_DIAG_SQLSTATE);
+  // The server's FATAL before it left, if libpq kept only its text; 08006
+  // (connection_failure) when the server said nothing.
+  std::string_view state = field(res, PG_DIAG_SQLSTATE);
+  if (state.empty()) state = fatal_state(why);
   return with_sqlstate(absl::StatusCode::kUnavailable, message,
                        state.empty() ? "08006" : state);
 }

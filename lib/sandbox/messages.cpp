@@ -195,6 +195,17 @@ absl::Status recovery_failed(const absl::Status& error, const absl::Status& reco
                               text::from_absl(recovery.message())));
 }
 
+absl::Status lost(const absl::Status& error, std::string_view sql) {
+  std::string message(text::from_absl(error.message()));
+  if (const auto at = message.rfind(" (while running: "); at != std::string::npos) {
+    message.resize(at);
+  }
+  message += concat(" (while running: ", pq::internal::sql_excerpt(sql), ")");
+  absl::Status out(error.code(), text::to_absl(message));
+  error.ForEachPayload([&](absl::string_view url, const absl::Cord& p) { out.SetPayload(url, p); });
+  return out;
+}
+
 absl::Status while_doing(const absl::Status& error, std::string_view what) {
   return pq::internal::annotate(error, concat("sandbox: ", what, " failed: "));
 }

@@ -42,6 +42,9 @@ namespace sandpool::sandbox_messages {
 [[nodiscard]] absl::Status with_hint(const absl::Status& error, bool inside_level);
 // The statement's error, noting that rolling back to its savepoint failed.
 [[nodiscard]] absl::Status recovery_failed(const absl::Status& error, const absl::Status& recovery);
+// The connection was lost while the sandbox ran `sql` (the statement of the
+// code under test) as other statements: the driver's error, naming sql.
+[[nodiscard]] absl::Status lost(const absl::Status& error, std::string_view sql);
 // The server's error, prefixed with what the sandbox was doing.
 [[nodiscard]] absl::Status while_doing(const absl::Status& error, std::string_view what);
 

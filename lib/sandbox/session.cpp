@@ -64,6 +64,13 @@ bool refused_in_failed_block(statement_kind k) {
   }
 }
 
+// Whether sql could mean something else under the other setting of
+// standard_conforming_strings: only backslashes in literals and U&'' strings
+// differ.
+bool reads_by_string_syntax(std::string_view sql) {
+  return sql.find('\\') != std::string_view::npos || sql.find("&'") != std::string_view::npos;
+}
+
 bool is_control(statement_kind k) {
   return k != statement_kind::other && k != statement_kind::empty;
 }
@@ -113,16 +120,16 @@ auto sandbox_session::protect(pq::connection& c, std::span<const std::string_vie
   }
   steps.push_back({tx_commit});
   auto out = c.exec_pipeline(steps);
-  if (!out.ok()) return msg::with_hint(out.status(), false);
+  if (!out.ok()) return report(out.status(), s.sql, tx_open);
   std::vector<outcome>& o = *out;
-  if (!o.front().ok()) return msg::while_doing(o.front().status(), tx_open);
+  if (!o.front().ok()) return report(o.front().status(), s.sql, tx_open);
   for (std::size_t i = 1; i + 1 < o.size(); ++i) {
     if (o[i].ok()) continue;
     const absl::Status error = msg::with_hint(o[i].status(), false);
     auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
   }
-  if (!o.back().ok()) return msg::while_doing(o.back().status(), tx_commit);
+  if (!o.back().ok()) return report(o.back().status(), s.sql, tx_commit);
   return std::move(o[o.size() - 2]);
 }
 
@@ -135,8 +142,16 @@ auto sandbox_session::pass(pq::connection& c, const pq::statement& s) -> outcome
 auto sandbox_session::translate(pq::connection& c, std::string_view sql, std::string_view what)
     -> outcome {
   auto r = c.exec_direct(sql);
-  if (!r.ok()) return msg::while_doing(r.status(), concat(what, " (as ", sql, ")"));
+  if (!r.ok()) return report(r.status(), what, concat(what, " (as ", sql, ")"));
   return r;
+}
+
+absl::Status sandbox_session::report(const absl::Status& error, std::string_view sql,
+                                     std::string_view doing) {
+  // A lost connection is the whole story: name the statement the code under
+  // test sent, not the sandbox's savepoints.
+  if (error.code() == absl::StatusCode::kUnavailable) return msg::lost(error, sql);
+  return msg::while_doing(error, doing);
 }
 
 auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_view> pieces,
@@ -149,7 +164,8 @@ auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_
   bool implicit = false;
   outcome last = pq::result();
   for (std::size_t i = 0; i < pieces.size() && last.ok(); ++i) {
-    if (i > 0 && c.parameter("standard_conforming_strings") != strings) {
+    if (i > 0 && c.parameter("standard_conforming_strings") != strings &&
+        reads_by_string_syntax(pieces[i])) {
       last = msg::string_syntax_changed(pieces[i]);
       break;
     }
@@ -184,8 +200,8 @@ auto sandbox_session::step(pq::connection& c, const statement_info& info, std::s
       } else {
         const pq::pipeline_step steps[] = {{tx_open}, {sql}};
         auto out = c.exec_pipeline(steps);
-        if (!out.ok()) return msg::with_hint(out.status(), false);
-        if (!(*out)[0].ok()) return msg::while_doing((*out)[0].status(), tx_open);
+        if (!out.ok()) return report(out.status(), sql, tx_open);
+        if (!(*out)[0].ok()) return report((*out)[0].status(), sql, tx_open);
         implicit = true;
         if (!(*out)[1].ok()) return msg::with_hint((*out)[1].status(), false);
         return std::move((*out)[1]);
@@ -254,9 +270,9 @@ auto sandbox_session::begin(pq::connection& c, const statement_info& info, std::
   const std::string set = concat("SET TRANSACTION ISOLATION LEVEL ", *info.modes.isolation);
   const pq::pipeline_step steps[] = {{tx_open}, {set}};
   auto out = c.exec_pipeline(steps);
-  if (!out.ok()) return out.status();
+  if (!out.ok()) return report(out.status(), sql, tx_open);
   if (!(*out)[0].ok()) {
-    return msg::while_doing((*out)[0].status(), concat(info.command, " (as ", tx_open, ")"));
+    return report((*out)[0].status(), sql, concat(info.command, " (as ", tx_open, ")"));
   }
   if (!(*out)[1].ok()) {
     const absl::Status error = (*out)[1].status();

@@ -69,6 +69,11 @@ class sandbox_session final : public pq::statement_hook {
   outcome set_transaction(pq::connection& c, const statement_info& info, std::string_view sql);
   // Runs translation (statements the sandbox chose), naming `what` on error.
   outcome translate(pq::connection& c, std::string_view sql, std::string_view what);
+  // The error of a statement the sandbox sent for `sql`, the code under
+  // test's: naming what the sandbox was `doing`, or, for a lost connection,
+  // only sql.
+  static absl::Status report(const absl::Status& error, std::string_view sql,
+                             std::string_view doing);
 
   const sandbox_options& options_;
 };

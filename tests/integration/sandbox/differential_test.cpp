@@ -53,7 +53,13 @@ struct observation {
   std::string rows;     // column names, then one line per row
   std::string status;   // transaction_status() after it
   std::string notices;  // one line per notice
-  bool operator==(const observation&) const = default;
+  // Not compared: the sandbox refused the string on purpose (a string with
+  // transaction control that changed standard_conforming_strings and goes
+  // on with text the setting changes; see README).
+  bool refused = false;
+  bool operator==(const observation& o) const {
+    return outcome == o.outcome && rows == o.rows && status == o.status && notices == o.notices;
+  }
 };
 
 std::ostream& operator<<(std::ostream& o, const observation& v) {
@@ -93,6 +99,8 @@ observation observe(pq::connection& c, const std::string& sql, std::string& noti
     o.rows = rows_of(*r);
   } else {
     o.outcome = "error " + pq::sqlstate(r.status());
+    o.refused = text(r.status()).find("sandbox: the rest of this string was not run") !=
+                std::string::npos;
   }
   o.status = status_name(c.transaction_status());
   o.notices = notices;
@@ -150,6 +158,7 @@ PG_TEST_CASE("the sandbox behaves as a plain session: generated sequences, Postg
 
   const auto started = std::chrono::steady_clock::now();
   std::uint64_t strings = 0;
+  std::uint64_t refused = 0;
   for (std::uint64_t index = first; index < first + count; ++index) {
     sql_generator gen(seed * 0x9E3779B97F4A7C15ull + index, scratch());
     const std::vector<std::string> seq = gen.sequence();
@@ -171,8 +180,14 @@ PG_TEST_CASE("the sandbox behaves as a plain session: generated sequences, Postg
       REQUIRE_MESSAGE(lease.ok(), text(lease.status()));
       pq::connection& c = **lease;
       PQnoticeReceiver previous = PQsetNoticeReceiver(c.native(), on_notice, &box_notices);
+      bool stopped = false;  // the sandbox refused a string on purpose
       for (std::size_t i = 0; i < seq.size(); ++i) {
         const observation got = observe(c, seq[i], box_notices);
+        if (got.refused) {
+          stopped = true;
+          ++refused;
+          break;
+        }
         if (!(got == expected[i])) {
           FAIL_CHECK("divergence at string [" << i << "] of " << describe(seed, index, seq)
                                                << "plain:   " << show(expected[i]) << "\n"
@@ -185,7 +200,7 @@ PG_TEST_CASE("the sandbox behaves as a plain session: generated sequences, Postg
       if (c.transaction_status() != tx_status::idle) must(c.exec("ROLLBACK"));
       const std::string seen = table_rows(c);
       PQsetNoticeReceiver(c.native(), previous, nullptr);
-      CHECK_MESSAGE(seen == committed_rows, "the sandbox sees other rows than the plain run "
+      CHECK_MESSAGE((stopped || seen == committed_rows), "the sandbox sees other rows than the plain run "
                                                 "committed; "
                                                 << describe(seed, index, seq) << "plain: "
                                                 << printable(committed_rows)
@@ -202,7 +217,8 @@ PG_TEST_CASE("the sandbox behaves as a plain session: generated sequences, Postg
   const double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
   std::cout << "differential: " << count << " sequences, " << strings
-            << " strings, no divergence, " << seconds << " s\n";
+            << " strings, no divergence (" << refused
+            << " sequences stopped at a refused string), " << seconds << " s\n";
   must(admin.exec("DROP TABLE " + scratch()));
 }
 

@@ -6,9 +6,12 @@
 
 #include <doctest/doctest.h>
 
+#include <chrono>
 #include <string>
+#include <thread>
 
 #include "sandbox_env.hpp"
+#include "sandpool/pq/sqlstate.hpp"
 
 namespace sandpool::test {
 namespace {
@@ -120,6 +123,48 @@ PG_TEST_CASE("the reset rides along the checkin's ROLLBACK: a sandboxed test is 
   // round trip each way, counted once for each request sent.
   CHECK((*l)->round_trips() - before == 2);
   s.lease = std::move(*l);
+}
+
+}  // namespace sandpool::test
+
+namespace sandpool::test {
+
+// Terminates c's backend and waits until the server has let it go.
+static void terminate_backend(const pq::connection& c) {
+  pq::connection admin = connect();
+  const std::string pid = std::to_string(c.backend_pid());
+  must(admin.exec("SELECT pg_terminate_backend(" + pid + ")"));
+  for (int i = 0; i < 500; ++i) {
+    if (must(admin.exec("SELECT count(*) FROM pg_stat_activity WHERE pid = " + pid))
+            .get(0, 0) == "0")
+      return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  FAIL("backend " << pid << " did not go away");
+}
+
+PG_TEST_CASE("a lost connection's error gives the server's reason, not the sandbox's statements") {
+  // BEGIN is one plain query, which reads the server's FATAL; the others
+  // are pipelined, where libpq hands that FATAL to the notice receiver only.
+  for (const char* sql : {"BEGIN", "SELECT 1", "INSERT INTO no_such_table_x VALUES (1); COMMIT"}) {
+    CAPTURE(sql);
+    sandboxed s;
+    terminate_backend(s.c());
+    auto r = s.c().exec(sql);
+    const std::string why = text(r.status());
+    CAPTURE(why);
+    CHECK(r.status().code() == absl::StatusCode::kUnavailable);
+    if (std::string_view(sql) == "BEGIN") {
+      CHECK(pq::sqlstate(r.status()) == "57P01");
+      CHECK(contains(why, "terminating connection due to administrator command"));
+    }
+    CHECK(contains(why, "was lost"));
+    CHECK(contains(why, "(while running: " + std::string(sql).substr(0, 20)));
+    CHECK_FALSE(contains(why, "sandpool_tx"));
+    CHECK(s.c().transaction_status() == tx_status::broken);
+    const absl::Status checkin = s.checkin();
+    CHECK(checkin.code() == absl::StatusCode::kUnavailable);
+  }
 }
 
 }  // namespace sandpool::test
