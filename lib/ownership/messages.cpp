@@ -62,6 +62,15 @@ absl::Status own_timeout_error(std::string_view pool, const ended_owner& owner) 
       ". Fix: check in sooner, or raise ownership_timeout (sandpool::infinite disables it)."));
 }
 
+std::string timeout_cancel_reason(std::string_view pool, std::string_view owner,
+                                  std::chrono::nanoseconds held, std::chrono::nanoseconds limit) {
+  return absl::StrCat("pool '", sv(pool), "': ", sv(owner), " held its connection for ",
+                      ms(held), ", past ownership_timeout (", ms(limit),
+                      "), so the reaper cancelled this statement and takes the connection "
+                      "back. Fix: check in sooner, or raise ownership_timeout "
+                      "(sandpool::infinite disables it)");
+}
+
 absl::Status checkin_not_owner_error(std::string_view pool, std::string_view caller,
                                      std::string_view allowed_owner) {
   if (allowed_owner.empty())

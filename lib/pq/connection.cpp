@@ -53,7 +53,8 @@ connection::connection(connection&& other) noexcept
       round_trips_(std::exchange(other.round_trips_, 0)),
       hook_(std::exchange(other.hook_, nullptr)),
       rollback_pending_(std::exchange(other.rollback_pending_, false)),
-      pending_reset_(std::move(other.pending_reset_)) {}
+      pending_reset_(std::move(other.pending_reset_)),
+      cancel_reason_(std::move(other.cancel_reason_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -65,6 +66,7 @@ connection& connection::operator=(connection&& other) noexcept {
     hook_ = std::exchange(other.hook_, nullptr);
     rollback_pending_ = std::exchange(other.rollback_pending_, false);
     pending_reset_ = std::move(other.pending_reset_);
+    cancel_reason_ = std::move(other.cancel_reason_);
   }
   return *this;
 }
@@ -177,15 +179,38 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   if (PQstatus(conn_) != CONNECTION_OK) {
     return internal::connection_lost(conn_, raw, target_, sql, false);
   }
-  if (raw == nullptr) return internal::query_error(conn_, nullptr, sql);
+  if (raw == nullptr) return query_error(nullptr, sql);
   switch (status) {
     case PGRES_COMMAND_OK:
     case PGRES_TUPLES_OK:
     case PGRES_EMPTY_QUERY:
       return res;
     default:
-      return internal::query_error(conn_, raw, sql);
+      return query_error(raw, sql);
   }
+}
+
+absl::Status connection::query_error(const PGresult* res, std::string_view sql) {
+  if (res != nullptr) {
+    const char* state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+    if (state != nullptr && std::string_view(state) == "57014") {
+      std::string why;
+      {
+        std::lock_guard lk(cancel_lock_);
+        why = std::exchange(cancel_reason_, {});
+      }
+      if (!why.empty()) return internal::cancelled_error(why, sql);
+    }
+  }
+  return internal::query_error(conn_, res, sql);
+}
+
+absl::Status connection::cancel(std::string reason) {
+  {
+    std::lock_guard lk(cancel_lock_);
+    cancel_reason_ = std::move(reason);
+  }
+  return cancel();
 }
 
 absl::Status connection::cancel() const {

@@ -176,6 +176,10 @@ void driver::close(connection& c) const noexcept { c.close(); }
 
 absl::Status driver::cancel(connection& c) const { return c.cancel(); }
 
+absl::Status driver::cancel(connection& c, std::string reason) const {
+  return c.cancel(std::move(reason));
+}
+
 tx_status driver::transaction_status(const connection& c) const noexcept {
   return c.server_transaction_status();
 }

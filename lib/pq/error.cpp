@@ -223,6 +223,13 @@ absl::Status query_error(PGconn* conn, const PGresult* res,
   return with_sqlstate(code, message, state);
 }
 
+absl::Status cancelled_error(std::string_view reason, std::string_view sql) {
+  return with_sqlstate(absl::StatusCode::kDeadlineExceeded,
+                       text::concat("query cancelled [SQLSTATE 57014]: ", reason,
+                                    while_running(sql)),
+                       "57014");
+}
+
 absl::Status connection_lost(PGconn* conn, const PGresult* res,
                              std::string_view target, std::string_view sql,
                              bool before_send) {

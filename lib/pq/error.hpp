@@ -34,6 +34,10 @@ namespace sandpool::pq::internal {
 [[nodiscard]] absl::Status query_error(PGconn* conn, const PGresult* res,
                                        std::string_view sql);
 
+// sql was cancelled by a canceller that said why: DeadlineExceeded, SQLSTATE
+// 57014, the reason and the statement.
+[[nodiscard]] absl::Status cancelled_error(std::string_view reason, std::string_view sql);
+
 // The connection to target is gone: Unavailable. res (may be null) holds the
 // server's last word, e.g. 57P01 when an administrator terminated the
 // backend; without one the SQLSTATE is 08006 (connection_failure).

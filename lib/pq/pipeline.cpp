@@ -181,7 +181,7 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::read_pipeline(
               "COPY cannot run in a pipeline; the connection was closed so that "
               "the pool replaces it (while running: ", internal::sql_excerpt(sql), ")"));
         }
-        out.emplace_back(internal::query_error(conn_, res.native(), sql));
+        out.emplace_back(query_error(res.native(), sql));
         break;
     }
     if (steps[i].sync_after || i + 1 == steps.size()) {

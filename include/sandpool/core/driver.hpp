@@ -37,7 +37,9 @@ concept driver = requires(D& d, const D& cd, typename D::connection& c,
   { d.reset(c) } -> std::same_as<absl::Status>;
   // Closes a connection; never throws, never blocks for long.
   { d.close(c) } noexcept;
-  // Asks the server to cancel the command in flight on c.
+  // Asks the server to cancel the command in flight on c. A driver may also
+  // offer d.cancel(c, reason) (std::string reason): the command's error then
+  // says why it was cancelled (the ownership reaper passes the timeout).
   { d.cancel(c) } -> std::same_as<absl::Status>;
   // Reads the session state without I/O; called on every checkin.
   { cd.transaction_status(cc) } noexcept -> std::same_as<tx_status>;

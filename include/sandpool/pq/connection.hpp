@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <mutex>
 #include <optional>
 #include <span>
 #include <string>
@@ -123,6 +124,11 @@ class connection {
   // not be sent, FailedPrecondition if the connection is closed.
   // Safe to call from another thread while a query runs.
   [[nodiscard]] absl::Status cancel() const;
+  // The same, and the cancelled query's error is DeadlineExceeded (SQLSTATE
+  // 57014 kept) with `reason` instead of the server's "canceling statement
+  // due to user request": for a canceller that knows why (the ownership
+  // reaper: which owner, how long, which option). Thread-safe like cancel().
+  [[nodiscard]] absl::Status cancel(std::string reason);
 
   // Closes the connection now (idempotent). Never throws.
   void close() noexcept;
@@ -181,6 +187,9 @@ class connection {
   // Reads the answer to a pending send_rollback(), if any, and leaves
   // pipeline mode unless `keep_pipeline` (a pipeline is queued behind it).
   [[nodiscard]] absl::Status settle(bool keep_pipeline = false);
+  // The error of a failed query: the server's, unless it is a cancellation
+  // with a reason given to cancel(reason).
+  [[nodiscard]] absl::Status query_error(const PGresult* res, std::string_view sql);
 
   PGconn* conn_ = nullptr;
   // Made at construction so that cancel() never touches conn_, which the
@@ -191,6 +200,10 @@ class connection {
   statement_hook* hook_ = nullptr;  // not owned; null: exec() sends itself
   bool rollback_pending_ = false;   // send_rollback()'s answer is unread
   std::string pending_reset_;       // the reset sent behind that ROLLBACK, if any
+  // Why the next query error 57014 happened, if cancel(reason) said; set by
+  // the canceller's thread, taken by the querying one.
+  mutable std::mutex cancel_lock_;
+  std::string cancel_reason_;  // guarded by cancel_lock_
 };
 
 }  // namespace sandpool::pq

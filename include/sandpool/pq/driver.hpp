@@ -59,6 +59,9 @@ class driver {
   // Asks the server to cancel the query running on c; see
   // connection::cancel(). Safe to call while another thread runs that query.
   [[nodiscard]] absl::Status cancel(connection& c) const;
+  // The same; the cancelled query's error says `reason` (see
+  // connection::cancel(reason)).
+  [[nodiscard]] absl::Status cancel(connection& c, std::string reason) const;
 
   // c's transaction state, without I/O.
   [[nodiscard]] tx_status transaction_status(const connection& c) const noexcept;

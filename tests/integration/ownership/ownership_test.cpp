@@ -10,6 +10,7 @@
 
 #include "pg_env.hpp"
 #include "sandpool/ownership/spawn.hpp"
+#include "sandpool/pq/sqlstate.hpp"
 #include "sandpool/sandpool.hpp"
 
 using namespace sandpool;
@@ -118,6 +119,30 @@ TEST_CASE("the reaper rolls back an owner that holds on past ownership_timeout")
   CHECK(test::text(late.status()).find("ownership_timeout (300 ms)") != std::string::npos);
   REQUIRE(p.ownership().set_mode(auto_mode{}).ok());
   CHECK(eventually([&] { return p.metrics().in_use == 0 && count_rows(p) == 0; }));
+}
+
+TEST_CASE("a statement the ownership timeout interrupts says so, not 'user request'") {
+  if (test::integration_skipped()) return;
+  ownership_options own;
+  own.ownership_timeout = 300ms;
+  pool p = make_pool(own);
+  REQUIRE(p.ownership().set_mode(manual_mode{}).ok());
+  REQUIRE(p.ownership().checkout({.sandbox = false}).ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    const auto slow = (*l)->exec("SELECT pg_sleep(30)");
+    const std::string why = test::text(slow.status());
+    CAPTURE(why);
+    CHECK(slow.status().code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK(pq::sqlstate(slow.status()) == "57014");
+    CHECK(why.find("past ownership_timeout (300 ms)") != std::string::npos);
+    CHECK(why.find("held its connection for") != std::string::npos);
+    CHECK(why.find("(while running: SELECT pg_sleep(30))") != std::string::npos);
+    CHECK(why.find("user request") == std::string::npos);
+  }
+  REQUIRE(p.ownership().set_mode(auto_mode{}).ok());
+  CHECK(eventually([&] { return p.metrics().in_use == 0; }));
 }
 
 TEST_CASE("no connection is left open after the pools above are gone") {

@@ -97,8 +97,14 @@ class core {
   tx_status status_of(const slot_type* s) const noexcept {
     return driver_.transaction_status(*s->conn);
   }
-  // Asks the server to cancel the command running on a leased slot.
-  absl::Status cancel(slot_type* s) { return driver_.cancel(*s->conn); }
+  // Asks the server to cancel the command running on a leased slot; its
+  // error says `reason` where the driver supports that.
+  absl::Status cancel(slot_type* s, std::string reason = {}) {
+    if constexpr (requires { driver_.cancel(*s->conn, std::move(reason)); }) {
+      if (!reason.empty()) return driver_.cancel(*s->conn, std::move(reason));
+    }
+    return driver_.cancel(*s->conn);
+  }
 
   // Takes a leased slot back. A clean connection goes to the first waiter
   // or the idle head; a dirty or broken one is left for housekeeping, so the

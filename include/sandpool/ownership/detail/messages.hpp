@@ -37,6 +37,10 @@ absl::Status unowned_error(std::string_view pool, std::string_view mode,
 absl::Status owner_gone_error(std::string_view pool, std::string_view caller,
                               const ended_owner& owner);
 absl::Status own_timeout_error(std::string_view pool, const ended_owner& owner);
+// Why the reaper cancelled the statement an owner past ownership_timeout
+// was running (the statement's error says it).
+std::string timeout_cancel_reason(std::string_view pool, std::string_view owner,
+                                  std::chrono::nanoseconds held, std::chrono::nanoseconds limit);
 absl::Status checkin_not_owner_error(std::string_view pool, std::string_view caller,
                                      std::string_view allowed_owner);
 absl::Status allow_from_nobody_error(std::string_view pool, std::string_view from);

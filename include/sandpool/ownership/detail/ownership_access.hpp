@@ -146,7 +146,11 @@ absl::Status basic_ownership<Core>::gone_error(owner_id caller, owner_id owner,
 
 template <class Core>
 auto basic_ownership<Core>::reap(time_point now) -> time_point {
-  std::vector<entry*> to_cancel;
+  struct cancel_job {
+    entry* e;
+    std::chrono::nanoseconds held, limit;
+  };
+  std::vector<cancel_job> to_cancel;
   time_point next = time_point::max();
   {
     lock_type lk(lock_);
@@ -156,7 +160,8 @@ auto basic_ownership<Core>::reap(time_point now) -> time_point {
         // A query is in flight: cancel it and close the connection after.
         e.discard = e.cancelled = true;
         ++e.pins;
-        to_cancel.push_back(&e);
+        to_cancel.push_back(
+            {&e, std::chrono::duration_cast<std::chrono::nanoseconds>(now - e.since), e.limit});
       }
       ++counters_.timeouts;
       emit(ownership_event::kind::timeout, e.owner,
@@ -196,8 +201,10 @@ auto basic_ownership<Core>::reap(time_point now) -> time_point {
         }
     }
   }
-  for (entry* e : to_cancel) {
-    (void)core_.cancel(e->conn.slot_);
+  for (const cancel_job& job : to_cancel) {
+    entry* e = job.e;  // pinned: alive, and its label does not change
+    (void)core_.cancel(e->conn.slot_, detail::timeout_cancel_reason(pool_name(), e->label,
+                                                                    job.held, job.limit));
     lock_type lk(lock_);
     if (--e->pins == 0 && e->depth == 0 && e->ended) finalize(*e);
   }
