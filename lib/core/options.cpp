@@ -33,6 +33,11 @@ absl::Status pool_options::validate() const {
     return bad(name, "max_size", "0",
                "a pool needs at least one connection; set max_size to 1 or "
                "more");
+  if (max_size > max_pool_size)
+    return bad(name, "max_size", absl::StrCat(max_size),
+               absl::StrCat("it cannot exceed ", max_pool_size,
+                            ", the most connections a PostgreSQL server accepts (each slot is "
+                            "allocated when the pool is made); lower max_size"));
   if (min_idle > max_size)
     return bad(name, "min_idle", absl::StrCat(min_idle),
                absl::StrCat("it cannot exceed max_size (", max_size,

@@ -26,10 +26,14 @@ enum class housekeeping {
   manual,  // nobody: the owner calls maintain() (deterministic unit tests)
 };
 
+// The largest max_size: PostgreSQL's own limit on backends (MAX_BACKENDS).
+inline constexpr std::size_t max_pool_size = 262'143;
+
 struct pool_options {
   // Names the pool in every message and metric.
   std::string name = "sandpool";
-  // Upper bound on open connections. Must be at least 1.
+  // Upper bound on open connections: 1 to max_pool_size (262,143, the most
+  // backends a PostgreSQL server can run; each slot is allocated at create).
   std::size_t max_size = 10;
   // Idle connections kept open ahead of demand (warm-up). At most max_size.
   std::size_t min_idle = 0;

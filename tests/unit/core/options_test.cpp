@@ -32,6 +32,8 @@ TEST_CASE("every bad option names itself, its value and the fix") {
   };
   const row rows[] = {
       {[](pool_options& o) { o.max_size = 0; }, "max_size", "is 0", "set max_size to 1"},
+      {[](pool_options& o) { o.max_size = std::size_t{1} << 40; }, "max_size", "is 1099511627776",
+       "cannot exceed 262143"},
       {[](pool_options& o) { o.min_idle = 11; }, "min_idle", "is 11", "cannot exceed max_size"},
       {[](pool_options& o) { o.checkout_timeout = 0s; }, "checkout_timeout", "is 0 ms",
        "above zero"},

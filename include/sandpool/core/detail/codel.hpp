@@ -9,6 +9,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include "sandpool/core/detail/deadline.hpp"
+
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::detail {
@@ -22,7 +24,7 @@ class codel {
   codel(duration target, duration interval, TimePoint start)
       : target_(target),
         interval_(interval),
-        interval_end_(interval == duration::max() ? TimePoint::max() : start + interval) {}
+        interval_end_(saturating_add(start, interval)) {}
 
   // A checkout was served after waiting `delay`.
   void served(duration delay) noexcept { min_delay_ = std::min(min_delay_, delay); }
@@ -37,7 +39,7 @@ class codel {
     // Nobody served and nobody waiting is an idle pool, not an overload.
     overloaded_ = observed != duration::max() && observed > target_;
     min_delay_ = duration::max();
-    interval_end_ = interval_ == duration::max() ? TimePoint::max() : now + interval_;
+    interval_end_ = saturating_add(now, interval_);
   }
 
   bool overloaded() const noexcept { return overloaded_; }

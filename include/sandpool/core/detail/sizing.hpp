@@ -40,7 +40,7 @@ constexpr std::chrono::nanoseconds reconnect_delay(
     double jitter) noexcept {
   if (failures == 0) return std::chrono::nanoseconds::zero();
   auto delay = min;
-  for (unsigned i = 1; i < failures && delay < max; ++i) delay = delay * 2;
+  for (unsigned i = 1; i < failures && delay < max; ++i) delay = delay > max / 2 ? max : delay * 2;
   delay = std::min(delay, max);
   const double scale = 0.5 + 0.5 * std::clamp(jitter, 0.0, 1.0);
   return std::chrono::nanoseconds(
