@@ -5,6 +5,7 @@
 // pg_stat_activity shows exactly what it left open: after each pool is gone,
 // nothing may be.
 #include <doctest/doctest.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -353,6 +354,41 @@ PG_TEST_CASE("connect failures show in the checkout timeout, never the password"
     }
     check_no_leak(app);
   }
+}
+
+// CPU the process uses (all threads), in seconds.
+static double cpu_seconds() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  auto sec = [](const timeval& t) { return static_cast<double>(t.tv_sec) + t.tv_usec / 1e6; };
+  return sec(u.ru_utime) + sec(u.ru_stime);
+}
+
+TEST_CASE("an outage costs next to no CPU while a checkout waits it out") {
+  // A real outage: nothing listens on port 1, so every connect is refused
+  // at once. One caller waits 2 s; housekeeping must sleep between connect
+  // attempts and deadlines instead of spinning.
+  auto driver = pq::driver::create("host=127.0.0.1 port=1 dbname=x user=x connect_timeout=1");
+  REQUIRE(driver.ok());
+  pool_options o;
+  o.name = "outage";
+  o.max_size = 2;
+  o.checkout_timeout = 2s;
+  auto p = pool::create(*driver, o);
+  REQUIRE(p.ok());
+  const double cpu_before = cpu_seconds();
+  const auto started = std::chrono::steady_clock::now();
+  auto l = p->checkout();
+  const double wall =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  const double cpu = cpu_seconds() - cpu_before;
+  // Timed out with the connect error, not shed as "overloaded".
+  CHECK(l.status().code() == absl::StatusCode::kDeadlineExceeded);
+  CHECK(text(l.status()).find("refused") != std::string::npos);
+  MESSAGE("outage: " << cpu * 1000 << " ms CPU over " << wall << " s waiting ("
+                     << 100 * cpu / wall << "% of one core)");
+  CHECK(wall >= 1.9);
+  CHECK(cpu / wall < 0.02);
 }
 
 }  // namespace sandpool::test

@@ -172,3 +172,33 @@ TEST_CASE("a pool that serves within the target sheds nobody, however long one w
   w.join();
   CHECK(served);
 }
+
+TEST_CASE("in an outage housekeeping sleeps until real work is due, however long one waits") {
+  pool_options o = manual_options(1);
+  o.queue_target = 50ms;
+  o.queue_interval = 1s;
+  o.checkout_timeout = 30s;
+  o.reconnect_backoff_min = 1s;
+  o.reconnect_backoff_max = 5s;
+  fixture f(o);
+  f.server->down = true;  // every connect fails
+  absl::Status waited;
+  boost::fibers::fiber a([&] { waited = f.pool.checkout().status(); });
+  fixture::settle();
+  // Far past 2x queue_target, with the queue standing for whole intervals:
+  // overloaded, but in an outage nobody is shed, so there is nothing to
+  // wake for before the next connect attempt, interval end or deadline.
+  for (int step = 0; step < 25; ++step) {
+    const auto due = f.pool.maintain();
+    fixture::settle();
+    CAPTURE(step);
+    REQUIRE(due > f.clock.now());
+    f.clock.advance(due - f.clock.now());
+  }
+  f.server->down = false;
+  f.clock.advance(30s);
+  f.pool.maintain();
+  a.join();
+  CHECK(waited.code() != absl::StatusCode::kResourceExhausted);  // timed out or served, not shed
+  CHECK(f.pool.metrics().drops == 0);
+}

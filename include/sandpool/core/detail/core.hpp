@@ -225,6 +225,13 @@ class core {
   absl::StatusOr<slot_type*> wait(lock_type& lk, time_point now,
                                   std::chrono::nanoseconds timeout, source_location site,
                                   overload on_overload);
+  // Whether overload control sheds waiters now: while overloaded, except in
+  // an outage (nothing open and connects failing), when the queue stands
+  // because the server is unreachable, not because of load, and waiters time
+  // out with the connect error instead. Under the lock.
+  bool sheds_now() const noexcept {
+    return codel_.overloaded() && !(open_ == 0 && connect_failures_in_row_ > 0);
+  }
   // The oldest waiter overload control may shed, or null.
   const waiter_type* oldest_sheddable() const noexcept {
     for (const waiter_type& w : waiters_)

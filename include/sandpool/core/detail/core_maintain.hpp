@@ -56,11 +56,7 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
     waiter_type& w = *it;
     const auto waited = now - w.enqueued;
     const bool expired = now >= w.deadline;
-    // While nothing is open and connects fail, the queue stands because the
-    // server is unreachable, not because of load: waiters then time out with
-    // the connect error instead of being shed as "overloaded".
-    const bool outage = open_ == 0 && connect_failures_in_row_ > 0;
-    const bool shed = w.on_overload == overload::shed && codel_.overloaded() && !outage &&
+    const bool shed = w.on_overload == overload::shed && sheds_now() &&
                       waited > codel_.drop_after();
     if (!expired && !shed) {
       ++it;
@@ -202,8 +198,9 @@ auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
     due = std::min(due, std::max(retry_at_, now));
   if (!waiters_.empty()) {
     due = std::min(due, codel_.interval_end());
-    // Only a waiter that may be shed has a shedding time to wake up for.
-    if (codel_.overloaded()) {
+    // Only a waiter that may be shed has a shedding time to wake up for;
+    // in an outage none may (else housekeeping would spin on a time past).
+    if (sheds_now()) {
       if (const waiter_type* w = oldest_sheddable())
         due = std::min(due, saturating_add(w->enqueued, codel_.drop_after()));
     }
