@@ -39,6 +39,15 @@ absl::Status checkout_timeout_error(const pool_snapshot& s, std::chrono::nanosec
   return absl::DeadlineExceededError(text);
 }
 
+absl::Status connect_refused_error(const pool_snapshot& s, const absl::Status& connect_error) {
+  return absl::Status(
+      connect_error.code(),
+      absl::StrCat("pool '", s.pool, "': checkout failed at once: connecting to the server fails "
+                   "with an error that waiting will not fix (", connect_error.message(),
+                   "); ", counts(s), ". The pool goes on retrying in the background, so "
+                   "checkouts succeed again once the cause is fixed"));
+}
+
 absl::Status checkout_dropped_error(const pool_snapshot& s, std::chrono::nanoseconds waited,
                                     std::chrono::nanoseconds target,
                                     std::chrono::nanoseconds interval,
@@ -47,7 +56,9 @@ absl::Status checkout_dropped_error(const pool_snapshot& s, std::chrono::nanosec
       "pool '", s.pool, "': checkout dropped after waiting ", ms(waited),
       " because the pool is overloaded: no checkout in the last queue_interval (", ms(interval),
       ") was served within queue_target (", ms(target), "), so waiters older than ",
-      ms(target * 2), " are shed; ", counts(s), ".");
+      ms(target > std::chrono::nanoseconds::max() / 2 ? std::chrono::nanoseconds::max()
+                                                       : target * 2),
+      " are shed; ", counts(s), ".");
   if (!last_connect_error.ok())
     absl::StrAppend(&text, " The last attempt to open a connection failed: ",
                     last_connect_error.message(), ".");

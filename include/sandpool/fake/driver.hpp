@@ -26,6 +26,8 @@ struct server {
   std::set<int> killed;  // ids whose "backend" was terminated
   int fail_connects = 0; // the next N connects fail
   bool down = false;     // every connect fails while set
+  // What a failing connect returns (transient by default).
+  absl::Status connect_error = absl::UnavailableError("fake server refused the connection");
   int connects = 0, closes = 0, validations = 0, resets = 0, cancels = 0;
   // Run inside connect() / validate(), e.g. to advance a manual clock
   // (latency), yield, or act while the pool waits on the driver.
@@ -60,7 +62,7 @@ class driver {
     std::lock_guard lk(server_->mutex);
     if (server_->down || server_->fail_connects > 0) {
       if (server_->fail_connects > 0) --server_->fail_connects;
-      return absl::UnavailableError("fake server refused the connection");
+      return server_->connect_error;
     }
     ++server_->connects;
     const int id = server_->next_id++;

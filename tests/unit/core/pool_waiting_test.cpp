@@ -202,3 +202,48 @@ TEST_CASE("in an outage housekeeping sleeps until real work is due, however long
   CHECK(waited.code() != absl::StatusCode::kResourceExhausted);  // timed out or served, not shed
   CHECK(f.pool.metrics().drops == 0);
 }
+
+TEST_CASE("a permanent connect error fails waiters at once; the pool recovers once it is fixed") {
+  pool_options o = manual_options(1);
+  o.checkout_timeout = 30s;
+  o.reconnect_backoff_min = 1s;
+  o.reconnect_backoff_max = 1s;
+  fixture f(o);
+  f.server->down = true;
+  f.server->connect_error =
+      absl::PermissionDeniedError("password authentication failed for user \"app\"");
+  absl::Status waited;
+  boost::fibers::fiber a([&] { waited = f.pool.checkout().status(); });
+  fixture::settle();
+  f.pool.maintain();  // the connect attempt: refused for good
+  a.join();
+  CHECK(waited.code() == absl::StatusCode::kPermissionDenied);
+  INFO(waited.message());
+  CHECK(contains(waited, "checkout failed at once"));
+  CHECK(contains(waited, "password authentication failed for user \"app\""));
+  CHECK(contains(waited, "goes on retrying in the background"));
+  // Until the next attempt is due, a new checkout fails without waiting.
+  auto again = f.pool.checkout();
+  CHECK(again.status().code() == absl::StatusCode::kPermissionDenied);
+  // Transient errors keep the wait: the caller waits for a connection.
+  f.server->connect_error = absl::UnavailableError("connection refused");
+  f.clock.advance(2s);
+  f.pool.maintain();
+  absl::Status transient;
+  bool done = false;
+  boost::fibers::fiber b([&] {
+    transient = f.pool.checkout().status();
+    done = true;
+  });
+  fixture::settle();
+  f.clock.advance(2s);
+  f.pool.maintain();
+  fixture::settle();
+  CHECK_FALSE(done);  // still waiting through the outage
+  // Fixed: the next attempt connects and serves the waiter.
+  f.server->down = false;
+  f.clock.advance(2s);
+  f.pool.maintain();
+  b.join();
+  CHECK(transient.ok());
+}

@@ -217,6 +217,11 @@ class core {
       doom(s);
     }
     if (closed_) return pool_closed_error(options_.name);
+    // Until the next retry is due, a permanent connect error is the answer;
+    // once it is due, this caller waits for that attempt's verdict.
+    if (refused_permanently() && now < retry_at_) {
+      return connect_refused_error(counts(), last_connect_error_);
+    }
     return wait(lk, now, timeout, site, on_overload);
   }
 
@@ -225,6 +230,23 @@ class core {
   absl::StatusOr<slot_type*> wait(lock_type& lk, time_point now,
                                   std::chrono::nanoseconds timeout, source_location site,
                                   overload on_overload);
+  // Whether connecting fails with an error no wait will fix (a wrong
+  // password, an unknown database or role, a malformed option; not an
+  // unreachable or busy server) and nothing is open. Waiters then fail at
+  // once with that error instead of waiting out checkout_timeout. Under the
+  // lock.
+  bool refused_permanently() const noexcept {
+    if (open_ != 0 || connect_failures_in_row_ == 0) return false;
+    switch (last_connect_error_.code()) {
+      case absl::StatusCode::kPermissionDenied:
+      case absl::StatusCode::kUnauthenticated:
+      case absl::StatusCode::kNotFound:
+      case absl::StatusCode::kInvalidArgument:
+        return true;
+      default:
+        return false;
+    }
+  }
   // Whether overload control sheds waiters now: while overloaded, except in
   // an outage (nothing open and connects failing), when the queue stands
   // because the server is unreachable, not because of load, and waiters time
@@ -240,6 +262,7 @@ class core {
   }
   void collect(time_point now, work& w);
   void fail_waiters(time_point now);
+  void fail_all_waiters(const absl::Status& why);
   time_point next_due(time_point now) const;
   void release_after_close(lock_type& lk, slot_type& s) noexcept;
   void housekeeping_thread();

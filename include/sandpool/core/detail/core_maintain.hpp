@@ -46,6 +46,18 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
   return w.failure;
 }
 
+// Fails every waiter with `why` (the connect error no wait will fix). Under
+// the lock.
+template <driver Driver, class Clock>
+void core<Driver, Clock>::fail_all_waiters(const absl::Status& why) {
+  while (!waiters_.empty()) {
+    waiter_type& w = waiters_.front();
+    waiters_.pop_front();
+    w.failure = why;
+    detail::notify_all(w.cv);
+  }
+}
+
 // Expires waiters past their deadline and, while overloaded, sheds those
 // older than twice the queue target that may be shed. Under the lock.
 template <driver Driver, class Clock>
@@ -174,6 +186,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
       retry_at_ = saturating_add(
           t, reconnect_delay(connect_failures_in_row_, options_.reconnect_backoff_min,
                              options_.reconnect_backoff_max, jitter));
+      if (refused_permanently()) fail_all_waiters(connect_refused_error(counts(), c.status()));
     }
   }
   lock_type lk(lock_);

@@ -33,6 +33,9 @@ std::string describe_site(const source_location& site);
 absl::Status checkout_timeout_error(const pool_snapshot& s, std::chrono::nanoseconds waited,
                                     const absl::Status& last_connect_error,
                                     const holder* longest);
+// Connecting fails permanently (wrong password, no such database or role):
+// the connect error's code, and that the pool keeps retrying.
+absl::Status connect_refused_error(const pool_snapshot& s, const absl::Status& connect_error);
 absl::Status checkout_dropped_error(const pool_snapshot& s, std::chrono::nanoseconds waited,
                                     std::chrono::nanoseconds target,
                                     std::chrono::nanoseconds interval,
