@@ -42,8 +42,10 @@ class basic_pool {
   using time_point = typename Clock::time_point;
 
   // Validates the options and starts the pool (housekeeping opens min_idle
-  // connections in the background). Errors: InvalidArgument naming the bad
-  // option and its fix.
+  // connections in the background; with initial_connect_timeout, create()
+  // waits for a first one). Errors: InvalidArgument naming the bad option
+  // and its fix; with initial_connect_timeout, the connect error (at once
+  // for a permanent one, else DeadlineExceeded after that long).
   [[nodiscard]] static absl::StatusOr<basic_pool> create(Driver driver, pool_options options = {},
                                                          Clock clock = {},
                                                          ownership_options owning = {}) {
@@ -64,8 +66,20 @@ class basic_pool {
     if (owning.warn_before < nanoseconds::zero())
       return absl::InvalidArgumentError(absl::StrCat(
           "pool '", options.name, "': option warn_before must be zero (off) or more"));
-    return basic_pool(new core_type(std::move(driver), std::move(options), std::move(clock)),
-                      std::move(owning));
+    const nanoseconds first = options.initial_connect_timeout;
+    basic_pool p(new core_type(std::move(driver), std::move(options), std::move(clock)),
+                 std::move(owning));
+    if (first > nanoseconds::zero()) {
+      // A first connection, as a checkout of it (the pool is in auto mode).
+      auto l = p.checkout(first);
+      if (!l.ok()) {
+        return absl::Status(
+            l.status().code(),
+            absl::StrCat("pool '", p.options().name, "': create() could not open a first "
+                         "connection within initial_connect_timeout: ", l.status().message()));
+      }
+    }
+    return p;
   }
 
   basic_pool(basic_pool&&) noexcept = default;

@@ -83,6 +83,13 @@ absl::Status pool_options::validate() const {
   if (shutdown_timeout < nanoseconds::zero())
     return bad(name, "shutdown_timeout", show(shutdown_timeout),
                "set it to zero (do not wait) or more");
+  if (initial_connect_timeout < nanoseconds::zero())
+    return bad(name, "initial_connect_timeout", show(initial_connect_timeout),
+               "set it to zero (create() does not wait for a connection) or more");
+  if (initial_connect_timeout > nanoseconds::zero() && housekeeper != housekeeping::thread)
+    return bad(name, "initial_connect_timeout", show(initial_connect_timeout),
+               "it needs housekeeping::thread to open the first connection; set it to zero "
+               "with manual housekeeping");
   return absl::OkStatus();
 }
 

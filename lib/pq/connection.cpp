@@ -144,6 +144,9 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   if (absl::Status s = check_params(sql, params); !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
 
+  // A reason left from a cancel that missed the query before this one must
+  // not name this one's cancellation.
+  forget_cancel_reason();
   const std::string text(sql);
   PGresult* raw = nullptr;
   ++round_trips_;
@@ -210,7 +213,14 @@ absl::Status connection::cancel(std::string reason) {
     std::lock_guard lk(cancel_lock_);
     cancel_reason_ = std::move(reason);
   }
-  return cancel();
+  absl::Status sent = cancel();
+  if (!sent.ok()) forget_cancel_reason();
+  return sent;
+}
+
+void connection::forget_cancel_reason() noexcept {
+  std::lock_guard lk(cancel_lock_);
+  cancel_reason_.clear();
 }
 
 absl::Status connection::cancel() const {

@@ -56,6 +56,7 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
         ": the results of an earlier command are still pending on it (was "
         "native() used for an asynchronous query?); nothing was sent"));
   }
+  forget_cancel_reason();  // see run()
   ++round_trips_;
   bool sent = true;
   for (std::size_t i = 0; sent && i < steps.size(); ++i) {

@@ -53,11 +53,11 @@ absl::Status lock_watch::finish(absl::Status fn_status) {
 void lock_watch::run() {
   std::optional<pq::connection> own;
   std::unique_lock lk(lock_);
+  // Until the function returns: a later statement of it may block again.
   while (!wake_.wait_for(lk, check_every, [this] { return stop_; })) {
     lk.unlock();
-    const bool cancelled = check(own);
+    (void)check(own);
     lk.lock();
-    if (cancelled) return;
   }
 }
 
@@ -71,7 +71,11 @@ bool lock_watch::check(std::optional<pq::connection>& own) {
   const std::string holder = std::to_string(holder_);
   const pq::connection::param params[] = {pid, holder};
   auto r = own->exec(wait_query, params);
-  if (!r.ok() || r->rows() == 0) return false;
+  if (!r.ok()) {
+    if (!own->ok()) own.reset();  // lost: reconnect at the next check
+    return false;
+  }
+  if (r->rows() == 0) return false;
   const absl::Status why = pq::internal::with_sqlstate(
       absl::StatusCode::kFailedPrecondition,
       concat("run_unboxed: the function's statement (", pq::internal::sql_excerpt(r->get(0, 0)),
@@ -82,11 +86,11 @@ bool lock_watch::check(std::optional<pq::connection>& own) {
              "test touches ", r->get(0, 2), " (in suite setup or a migration), or run this "
              "test unsandboxed (checkout_options{.sandbox = false} and a cleanup strategy)"),
       "55P03");
-  {
-    std::lock_guard lk(lock_);
-    why_ = why;
-  }
-  (void)watched_.cancel();
+  // Only a delivered cancel ends the wait; otherwise the next check tries
+  // again.
+  if (!watched_.cancel().ok()) return false;
+  std::lock_guard lk(lock_);
+  why_ = why;
   return true;
 }
 

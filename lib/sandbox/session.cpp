@@ -71,6 +71,16 @@ bool reads_by_string_syntax(std::string_view sql) {
   return sql.find('\\') != std::string_view::npos || sql.find("&'") != std::string_view::npos;
 }
 
+// Whether sql may change standard_conforming_strings (SET, RESET, a
+// function call naming it); read loosely: a false yes costs only speed.
+bool may_change_string_syntax(std::string_view sql) {
+  std::string lower(sql);
+  for (char& ch : lower)
+    if (ch >= 'A' && ch <= 'Z') ch = static_cast<char>(ch - 'A' + 'a');
+  return lower.find("standard_conforming_strings") != std::string::npos ||
+         lower.find("reset") != std::string::npos;
+}
+
 bool is_control(statement_kind k) {
   return k != statement_kind::other && k != statement_kind::empty;
 }
@@ -101,6 +111,11 @@ auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome 
   }
   bool control = false;
   for (const statement_info& i : infos) control = control || is_control(i.kind);
+  // Pipelined, each statement would be read when it runs, after an earlier
+  // one changed the string syntax; statement by statement, that is refused.
+  for (std::size_t i = 0; i + 1 < pieces.size() && !control && !in_block; ++i) {
+    control = may_change_string_syntax(pieces[i]);
+  }
   if (!control) {
     if (in_block) return pass(c, s);
     const std::string_view whole = s.sql;
@@ -129,7 +144,11 @@ auto sandbox_session::protect(pq::connection& c, std::span<const std::string_vie
     auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
   }
-  if (!o.back().ok()) return report(o.back().status(), s.sql, tx_commit);
+  if (!o.back().ok()) {
+    const absl::Status error = report(o.back().status(), s.sql, tx_commit);
+    auto back = c.exec_direct(tx_undo);
+    return back.ok() ? error : msg::recovery_failed(error, back.status());
+  }
   return std::move(o[o.size() - 2]);
 }
 
@@ -173,10 +192,9 @@ auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_
   }
   if (!implicit) return last;
   if (last.ok()) {
-    if (auto r = translate(c, tx_commit, "end of the string's implicit transaction"); !r.ok()) {
-      return r.status();
-    }
-    return last;
+    auto r = translate(c, tx_commit, "end of the string's implicit transaction");
+    if (r.ok()) return last;
+    last = r.status();
   }
   auto back = c.exec_direct(tx_undo);
   if (!back.ok()) return msg::recovery_failed(last.status(), back.status());
@@ -252,12 +270,14 @@ auto sandbox_session::begin(pq::connection& c, const statement_info& info, std::
   if (implicit) {
     // BEGIN inside a string's implicit transaction turns it into a block:
     // what ran before it in the string is part of the block.
-    implicit = false;
-    in_block = true;
+    // A failed SET leaves the implicit transaction for the string to undo,
+    // as the server's failed BEGIN does.
     if (info.modes.isolation) {
       auto r = set_transaction(c, info, sql);
       if (!r.ok()) return r;
     }
+    implicit = false;
+    in_block = true;
     return pq::result::command(begin_tag(info));
   }
   if (!info.modes.isolation) {
@@ -280,8 +300,9 @@ auto sandbox_session::begin(pq::connection& c, const statement_info& info, std::
       // Undo the savepoint (and the failure) and ask for the level in force.
       auto r = c.exec_direct(
           concat(tx_undo, "; SELECT current_setting('transaction_isolation')"));
-      const std::string actual = r.ok() ? upper(r->get(0, 0)) : std::string("another level");
-      return msg::isolation_refused(info.command, *info.modes.isolation, actual, sql);
+      if (!r.ok()) return msg::recovery_failed(error, r.status());
+      return msg::isolation_refused(info.command, *info.modes.isolation, upper(r->get(0, 0)),
+                                    sql);
     }
     auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
@@ -306,10 +327,7 @@ auto sandbox_session::commit(pq::connection& c, const statement_info& info, std:
     return pq::result::command(tag);
   }
   // No block: the server warns; a string's implicit transaction commits.
-  const std::string text = implicit ? concat(tx_commit, "; ", no_transaction_warning)
-                                    : std::string(no_transaction_warning);
-  if (auto r = translate(c, text, info.command); !r.ok()) return r;
-  implicit = false;
+  if (auto r = warn_then(c, tx_commit, info.command, implicit); !r.ok()) return r;
   return pq::result::command("COMMIT");
 }
 
@@ -326,11 +344,28 @@ auto sandbox_session::rollback(pq::connection& c, const statement_info& info,
     return pq::result::command("ROLLBACK");
   }
   // No block: the server warns; a string's implicit transaction is undone.
-  const std::string text = implicit ? concat(tx_undo, "; ", no_transaction_warning)
-                                    : std::string(no_transaction_warning);
-  if (auto r = translate(c, text, info.command); !r.ok()) return r;
-  implicit = false;
+  if (auto r = warn_then(c, implicit ? tx_undo : tx_commit, info.command, implicit); !r.ok()) {
+    return r;
+  }
   return pq::result::command("ROLLBACK");
+}
+
+auto sandbox_session::warn_then(pq::connection& c, std::string_view end, std::string_view what,
+                                bool& implicit) -> outcome {
+  // Under sandpool_tx (the string's, or one of its own), so that a failure
+  // of any part is undone whole: the savepoint stays open for the string's
+  // undo (implicit), or is undone here.
+  const std::string text = concat(implicit ? std::string_view() : tx_open,
+                                  implicit ? "" : "; ", no_transaction_warning, "; ", end);
+  auto r = translate(c, text, what);
+  if (r.ok()) {
+    implicit = false;
+    return r;
+  }
+  if (implicit) return r;
+  auto back = c.exec_direct(tx_undo);
+  if (!back.ok()) return msg::recovery_failed(r.status(), back.status());
+  return r;
 }
 
 auto sandbox_session::set_transaction(pq::connection& c, const statement_info& info,

@@ -67,6 +67,10 @@ class sandbox_session final : public pq::statement_hook {
   outcome rollback(pq::connection& c, const statement_info& info, std::string_view sql,
                    bool& implicit);
   outcome set_transaction(pq::connection& c, const statement_info& info, std::string_view sql);
+  // The server's warning for COMMIT or ROLLBACK with no block, then `end`
+  // for the implicit transaction (or a savepoint of its own): all or nothing.
+  outcome warn_then(pq::connection& c, std::string_view end, std::string_view what,
+                    bool& implicit);
   // Runs translation (statements the sandbox chose), naming `what` on error.
   outcome translate(pq::connection& c, std::string_view sql, std::string_view what);
   // The error of a statement the sandbox sent for `sql`, the code under

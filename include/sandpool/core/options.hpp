@@ -59,6 +59,12 @@ struct pool_options {
   nanoseconds reconnect_backoff_max = seconds(5);
   // Default grace period for shutdown() to wait for outstanding leases.
   nanoseconds shutdown_timeout = seconds(10);
+  // Zero (the default): create() returns at once and connections open in
+  // the background. Above zero: create() also opens a first connection and
+  // fails with the connect error if none opened within this time, at once
+  // for an error waiting cannot fix (wrong password, no such database);
+  // HikariCP's initializationFailTimeout. Needs housekeeping::thread.
+  nanoseconds initial_connect_timeout = nanoseconds::zero();
   housekeeping housekeeper = housekeeping::thread;
 
   // Ok, or InvalidArgument naming the first bad option and how to fix it.

@@ -190,6 +190,7 @@ class connection {
   // The error of a failed query: the server's, unless it is a cancellation
   // with a reason given to cancel(reason).
   [[nodiscard]] absl::Status query_error(const PGresult* res, std::string_view sql);
+  void forget_cancel_reason() noexcept;
 
   PGconn* conn_ = nullptr;
   // Made at construction so that cancel() never touches conn_, which the

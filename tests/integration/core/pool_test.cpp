@@ -407,4 +407,38 @@ TEST_CASE("an outage costs next to no CPU while a checkout waits it out") {
   CHECK(cpu / wall < 0.02);
 }
 
+PG_TEST_CASE("initial_connect_timeout makes create() fail when the first connection fails") {
+  pool_options o = options_for(app_name("initial"));
+  o.initial_connect_timeout = 10s;
+  {
+    // Permanent: at once, with the server's reason.
+    const auto started = std::chrono::steady_clock::now();
+    auto p = pool::create(
+        make_driver(pool_dsn(app_name("initial"), "user=sandpool_pw password='nope-x7'")), o);
+    CHECK(std::chrono::steady_clock::now() - started < 5s);
+    REQUIRE_FALSE(p.ok());
+    const std::string why = text(p.status());
+    INFO(why);
+    CHECK(p.status().code() == absl::StatusCode::kPermissionDenied);
+    CHECK(why.find("create() could not open a first connection") != std::string::npos);
+    CHECK(why.find("password authentication failed") != std::string::npos);
+    CHECK(why.find("nope-x7") == std::string::npos);
+  }
+  {
+    // Transient: after initial_connect_timeout.
+    pool_options t = o;
+    t.initial_connect_timeout = 300ms;
+    auto p = pool::create(make_driver("host=127.0.0.1 port=1 dbname=x user=x"), t);
+    REQUIRE_FALSE(p.ok());
+    CHECK(p.status().code() == absl::StatusCode::kDeadlineExceeded);
+  }
+  {
+    auto p = pool::create(make_driver(pool_dsn(app_name("initial"))), o);
+    REQUIRE_MESSAGE(p.ok(), text(p.status()));
+    CHECK(p->metrics().connects >= 1);
+    CHECK(p->metrics().idle >= 1);
+  }
+  check_no_leak(app_name("initial"));
+}
+
 }  // namespace sandpool::test

@@ -263,11 +263,28 @@ PG_TEST_CASE("a string with transaction control stops where it changed standard_
   CHECK(contains(text(r.status()), "Send the SET in an exec() of its own"));
   CHECK(s.exec("SHOW standard_conforming_strings").get(0, 0) == "on");  // undone with it
   CHECK(s.c().transaction_status() == tx_status::idle);
+  // Without transaction control too: pipelined, the SELECT would be read
+  // after the SET.
+  auto plain = s.c().exec(R"(SET standard_conforming_strings = off; SELECT 'a\b' AS v)");
+  CHECK(pq::sqlstate(plain.status()) == "0A000");
+  CHECK(s.exec("SHOW standard_conforming_strings").get(0, 0) == "on");
   // On its own the SET holds, and later strings are read with it.
   s.exec("SET standard_conforming_strings = off");
   CHECK(s.exec(R"(SELECT 'a\'; COMMIT; SELECT ''' AS v; BEGIN)").command_tag() == "BEGIN");
   CHECK(s.box->in_block(s.c()));
   s.exec("ROLLBACK");
+  REQUIRE(s.checkin().ok());
+}
+
+PG_TEST_CASE("a BEGIN that fails in a string undoes the string, as the server's does") {
+  sandboxed s;
+  const std::string ins = "INSERT INTO " + ledger() + " (tag) VALUES ('failed-begin')";
+  auto r = s.c().exec(ins + "; BEGIN ISOLATION LEVEL SERIALIZABLE");
+  CHECK(pq::sqlstate(r.status()) == "25001");
+  CHECK(s.c().transaction_status() == tx_status::idle);
+  CHECK_FALSE(s.box->in_block(s.c()));
+  CHECK(count_in(s.c(), "tag = 'failed-begin'") == 0);
+  s.insert("after");
   REQUIRE(s.checkin().ok());
 }
 

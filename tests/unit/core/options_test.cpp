@@ -34,6 +34,13 @@ TEST_CASE("every bad option names itself, its value and the fix") {
       {[](pool_options& o) { o.max_size = 0; }, "max_size", "is 0", "set max_size to 1"},
       {[](pool_options& o) { o.max_size = std::size_t{1} << 40; }, "max_size", "is 1099511627776",
        "cannot exceed 262143"},
+      {[](pool_options& o) { o.initial_connect_timeout = -1s; }, "initial_connect_timeout",
+       "is -1000 ms", "set it to zero"},
+      {[](pool_options& o) {
+         o.initial_connect_timeout = 1s;
+         o.housekeeper = housekeeping::manual;
+       },
+       "initial_connect_timeout", "is 1000 ms", "needs housekeeping::thread"},
       {[](pool_options& o) { o.min_idle = 11; }, "min_idle", "is 11", "cannot exceed max_size"},
       {[](pool_options& o) { o.checkout_timeout = 0s; }, "checkout_timeout", "is 0 ms",
        "above zero"},

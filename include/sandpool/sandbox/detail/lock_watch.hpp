@@ -5,7 +5,9 @@
 // server (on a connection of its own, opened at the first check) whether the
 // connection waits on the caller's backend; if it does, it cancels the
 // statement and keeps an error that names the lock, the statement and the
-// fix. A wait on anyone else's lock (another test) is left alone.
+// fix, and goes on watching until the function returns. A wait on anyone
+// else's lock (another test) is left alone. The function must not close or
+// move its connection while the watch runs (run_unboxed closes it after).
 #pragma once
 
 #include <condition_variable>
