@@ -106,40 +106,84 @@ void read_modes(protobuf_reader list_item, transaction_modes& m) {
   }
 }
 
-// The statement's first token as written, upper case ("END", "ABORT"); empty
-// if it has none (only whitespace and comments), nullopt if the scanner
-// rejects the text (an unterminated quote or comment).
-std::optional<std::string> first_token(const std::string& text) {
+// One token of PostgreSQL's scanner: its byte range and its kind.
+struct token {
+  std::uint64_t start = 0, end = 0, kind = 0;
+  bool comment() const noexcept { return kind == token_sql_comment || kind == token_c_comment; }
+};
+
+// Calls f(token) for each token the scanner finds in text, comments
+// included, until f returns false. False if the scanner rejects the text
+// (an unterminated quote or comment).
+template <class F>
+bool scan_tokens(const std::string& text, F f) {
   PgQueryScanResult scan = pg_query_scan(text.c_str());
-  std::optional<std::string> out;
-  if (scan.error == nullptr) {
-    out.emplace();
+  bool ok = scan.error == nullptr;
+  if (ok) {
     protobuf_reader r(std::string_view(scan.pbuf.data, scan.pbuf.len));
-    for (int w; r.more() && out->empty();) {
+    for (int w; r.more();) {
       if (r.field(w) != scan_result_tokens || w != 2) {
         r.skip(w);
         continue;
       }
       protobuf_reader t = r.nested();
-      std::uint64_t start = 0, end = 0, token = 0;
+      token tk;
       for (int tw; t.more();) {
-        const std::uint32_t f = t.field(tw);
-        if (f == scan_token_start && tw == 0) {
-          start = t.varint();
-        } else if (f == scan_token_end && tw == 0) {
-          end = t.varint();
-        } else if (f == scan_token_token && tw == 0) {
-          token = t.varint();
+        const std::uint32_t f_no = t.field(tw);
+        if (f_no == scan_token_start && tw == 0) {
+          tk.start = t.varint();
+        } else if (f_no == scan_token_end && tw == 0) {
+          tk.end = t.varint();
+        } else if (f_no == scan_token_token && tw == 0) {
+          tk.kind = t.varint();
         } else {
           t.skip(tw);
         }
       }
-      if (token == token_sql_comment || token == token_c_comment) continue;
-      if (start < end && end <= text.size()) *out = upper(text.substr(start, end - start));
+      if (!f(tk)) break;
     }
+    ok = r.ok();
   }
   pg_query_free_scan_result(scan);
-  return out;
+  return ok;
+}
+
+// The statement's first token as written, upper case ("END", "ABORT"); empty
+// if it has none (only whitespace and comments), nullopt if the scanner
+// rejects the text.
+std::optional<std::string> first_token(const std::string& text) {
+  std::string first;
+  const bool ok = scan_tokens(text, [&](const token& t) {
+    if (t.comment() || t.start >= t.end || t.end > text.size()) return true;
+    first = upper(text.substr(t.start, t.end - t.start));
+    return false;
+  });
+  if (!ok) return std::nullopt;
+  return first;
+}
+
+// The end of the last token that is neither a comment nor a semicolon, or
+// nullopt if the text needs the parser to split it: a semicolon token comes
+// before another token (several statements, or a BEGIN ATOMIC body), or the
+// scanner rejects the text. 0 means no token at all.
+std::optional<std::size_t> single_statement_end(const std::string& text) {
+  std::size_t end = 0;
+  bool semicolon = false, single = true;
+  const bool ok = scan_tokens(text, [&](const token& t) {
+    if (t.comment()) return true;
+    if (t.kind == token_semicolon) {
+      semicolon = true;
+      return true;
+    }
+    if (semicolon) {
+      single = false;
+      return false;
+    }
+    end = t.end;
+    return true;
+  });
+  if (!ok || !single) return std::nullopt;
+  return end;
 }
 
 statement_info transaction_stmt(protobuf_reader r, std::string_view first) {
@@ -205,49 +249,6 @@ statement_info variable_set_stmt(protobuf_reader r) {
   info.modes = std::move(modes);
   info.modes.snapshot = name == "TRANSACTION SNAPSHOT";
   return info;
-}
-
-// The end of the last token that is neither a comment nor a semicolon, or
-// nullopt if the text needs the parser to split it: a semicolon token comes
-// before another token (several statements, or a BEGIN ATOMIC body), or the
-// scanner rejects the text. 0 means no token at all.
-std::optional<std::size_t> single_statement_end(const std::string& text) {
-  PgQueryScanResult scan = pg_query_scan(text.c_str());
-  std::optional<std::size_t> out;
-  if (scan.error == nullptr) {
-    out = 0;
-    bool semicolon = false;
-    protobuf_reader r(std::string_view(scan.pbuf.data, scan.pbuf.len));
-    for (int w; r.more() && out;) {
-      if (r.field(w) != scan_result_tokens || w != 2) {
-        r.skip(w);
-        continue;
-      }
-      protobuf_reader t = r.nested();
-      std::uint64_t end = 0, token = 0;
-      for (int tw; t.more();) {
-        const std::uint32_t f = t.field(tw);
-        if (f == scan_token_end && tw == 0) {
-          end = t.varint();
-        } else if (f == scan_token_token && tw == 0) {
-          token = t.varint();
-        } else {
-          t.skip(tw);
-        }
-      }
-      if (token == token_sql_comment || token == token_c_comment) continue;
-      if (token == token_semicolon) {
-        semicolon = true;
-      } else if (semicolon) {
-        out.reset();
-      } else {
-        *out = end;
-      }
-    }
-    if (!r.ok()) out.reset();
-  }
-  pg_query_free_scan_result(scan);
-  return out;
 }
 
 }  // namespace
