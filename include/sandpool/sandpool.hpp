@@ -31,6 +31,7 @@
 #include "sandpool/pq/redact.hpp"
 #include "sandpool/pq/result.hpp"
 #include "sandpool/pq/sqlstate.hpp"
+#include "sandpool/pq/session_reset.hpp"
 #include "sandpool/pq/statement_hook.hpp"
 #include "sandpool/sandbox/fixture.hpp"
 #include "sandpool/sandbox/safeguard.hpp"

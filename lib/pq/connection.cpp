@@ -52,8 +52,8 @@ connection::connection(connection&& other) noexcept
       target_(std::move(other.target_)),
       round_trips_(std::exchange(other.round_trips_, 0)),
       hook_(std::exchange(other.hook_, nullptr)),
-      rollback_pending_(std::exchange(other.rollback_pending_, false)),
-      pending_reset_(std::move(other.pending_reset_)),
+      pending_(std::exchange(other.pending_, {})),
+      pending_rollback_(std::exchange(other.pending_rollback_, false)),
       cancel_reason_(std::move(other.cancel_reason_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
@@ -64,15 +64,16 @@ connection& connection::operator=(connection&& other) noexcept {
     target_ = std::move(other.target_);
     round_trips_ = std::exchange(other.round_trips_, 0);
     hook_ = std::exchange(other.hook_, nullptr);
-    rollback_pending_ = std::exchange(other.rollback_pending_, false);
-    pending_reset_ = std::move(other.pending_reset_);
+    pending_ = std::exchange(other.pending_, {});
+    pending_rollback_ = std::exchange(other.pending_rollback_, false);
+    reset_noted_ = std::exchange(other.reset_noted_, false);
     cancel_reason_ = std::move(other.cancel_reason_);
   }
   return *this;
 }
 
 void connection::close() noexcept {
-  rollback_pending_ = false;
+  pending_.clear();
   if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
   if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));
 }
@@ -254,7 +255,7 @@ bool connection::ok() const noexcept {
 
 tx_status connection::server_transaction_status() const noexcept {
   if (!ok()) return tx_status::broken;
-  if (rollback_pending_) return tx_status::idle;
+  if (!pending_.empty()) return tx_status::idle;
   switch (PQtransactionStatus(conn_)) {
     case PQTRANS_IDLE:
       return tx_status::idle;

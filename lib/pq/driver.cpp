@@ -20,6 +20,7 @@ struct driver::config {
   std::vector<std::string> keywords;
   std::vector<std::string> values;
   std::string description;
+  session_reset reset = session_reset::none();
 };
 
 namespace {
@@ -70,7 +71,7 @@ absl::Status malformed(std::string_view conninfo, std::string_view reason) {
 
 }  // namespace
 
-absl::StatusOr<driver> driver::create(std::string conninfo) {
+absl::StatusOr<driver> driver::create(std::string conninfo, driver_options options) {
   if (conninfo.find('\0') != std::string::npos) {
     return malformed(conninfo, "it contains a NUL character");
   }
@@ -103,6 +104,7 @@ absl::StatusOr<driver> driver::create(std::string conninfo) {
   }
   cfg->description = describe_target(parsed.get());
   cfg->conninfo = std::move(conninfo);
+  cfg->reset = std::move(options.reset);
   return driver(std::move(cfg));
 }
 
@@ -131,7 +133,21 @@ absl::StatusOr<driver::connection> driver::connect() const {
     PQfinish(conn);
     return status;
   }
-  return connection(conn);
+  connection c(conn);
+  if (config_->reset.is_custom()) {
+    for (const std::string& sql : config_->reset.statements()) {
+      absl::StatusOr<result> r = c.exec_direct(sql);
+      if (!r.ok() && c.ok()) {
+        return absl::InvalidArgumentError(text::concat(
+            "cannot use the connection to ", config_->description,
+            ": the custom session reset failed on it at \"", sql, "\": ", std::string(r.status().message()),
+            ". Fix: correct the statements given to session_reset::custom (each one statement "
+            "the role may run outside a transaction block)"));
+      }
+      if (!r.ok()) return r.status();
+    }
+  }
+  return c;
 }
 
 absl::Status driver::validate(connection& c) const {
@@ -146,9 +162,13 @@ absl::Status driver::validate(connection& c) const {
 }
 
 absl::Status driver::reset(connection& c) const {
+  const std::vector<std::string>& statements = config_->reset.statements();
+  bool rollback = true;
   switch (c.server_transaction_status()) {
     case tx_status::idle:
-      return absl::OkStatus();
+      if (statements.empty()) return absl::OkStatus();
+      rollback = false;
+      break;
     case tx_status::in_transaction:
     case tx_status::in_error:
       break;
@@ -162,8 +182,13 @@ absl::Status driver::reset(connection& c) const {
                                     "", true),
           "reset failed: ");
   }
-  absl::StatusOr<result> r = c.exec_direct("ROLLBACK");
-  if (!r.ok()) return internal::annotate(r.status(), "reset failed: ");
+  // One round trip: the ROLLBACK and the reset queued, then read.
+  if (absl::Status sent = c.send_reset(statements, rollback); !sent.ok()) {
+    return internal::annotate(sent, "reset failed: ");
+  }
+  if (absl::Status read = c.read_reset(); !read.ok()) {
+    return internal::annotate(read, "reset failed: ");
+  }
   if (c.server_transaction_status() != tx_status::idle) {
     return absl::InternalError(text::concat(
         "reset failed: the connection to ", c.target(),
@@ -171,6 +196,19 @@ absl::Status driver::reset(connection& c) const {
   }
   return absl::OkStatus();
 }
+
+tx_status driver::recycle(connection& c) const noexcept {
+  const tx_status status = c.server_transaction_status();
+  const std::vector<std::string>& statements = config_->reset.statements();
+  // A reset already queued (the sandbox's checkin) covers this return.
+  if (c.take_session_reset_note() || status != tx_status::idle || statements.empty() ||
+      c.reset_pending())
+    return status;
+  if (!c.send_reset(statements, false).ok()) return tx_status::broken;
+  return c.server_transaction_status();
+}
+
+const session_reset& driver::reset_policy() const noexcept { return config_->reset; }
 
 void driver::close(connection& c) const noexcept { c.close(); }
 

@@ -47,9 +47,9 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
     if (absl::Status s = check_sendable(step.sql, step.params.size()); !s.ok()) return s;
     if (absl::Status s = check_params(step.sql, step.params); !s.ok()) return s;
   }
-  // A pending send_rollback() keeps the connection in pipeline mode: these
+  // A pending send_rollback()/send_reset() keeps the connection in pipeline mode: these
   // steps follow it in the same round trip.
-  const bool behind_rollback = rollback_pending_;
+  const bool behind_rollback = !pending_.empty();
   if (!behind_rollback && PQenterPipelineMode(conn_) != 1) {
     return absl::FailedPreconditionError(text::concat(
         "cannot start a pipeline on the connection to ", target_,
@@ -93,56 +93,75 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
 }
 
 absl::Status connection::send_rollback(std::string_view reset) {
-  static constexpr std::string_view sql = "ROLLBACK";
-  if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
+  const std::string one[] = {std::string(reset)};
+  return send_reset(std::span<const std::string>(one, reset.empty() ? 0 : 1), true);
+}
+
+absl::Status connection::send_reset(std::span<const std::string> statements, bool rollback) {
+  const std::string_view first = rollback ? "ROLLBACK" : "session reset";
+  if (!rollback && statements.empty()) return absl::OkStatus();
+  if (absl::Status s = check_sendable(first, 0); !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
   if (PQenterPipelineMode(conn_) != 1) {
     return absl::FailedPreconditionError(text::concat(
-        "cannot send ROLLBACK on the connection to ", target_,
+        "cannot send ", first, " on the connection to ", target_,
         ": the results of an earlier command are still pending on it (was "
         "native() used for an asynchronous query?); nothing was sent"));
   }
   ++round_trips_;
-  // Each under its own sync, so that the reset runs outside any transaction
+  if (rollback) pending_.emplace_back("ROLLBACK");
+  pending_.insert(pending_.end(), statements.begin(), statements.end());
+  pending_rollback_ = rollback;
+  // Each under its own sync, so that each runs outside any transaction
   // block (DISCARD ALL must). PQpipelineSync flushes: the request is on its
   // way when this returns.
-  pending_reset_.assign(reset);
-  bool sent = PQsendQueryParams(conn_, "ROLLBACK", 0, nullptr, nullptr, nullptr, nullptr, 0) == 1 &&
-              PQpipelineSync(conn_) == 1;
-  if (sent && !reset.empty()) {
-    sent = PQsendQueryParams(conn_, pending_reset_.c_str(), 0, nullptr, nullptr, nullptr, nullptr,
+  bool sent = true;
+  for (std::size_t i = 0; sent && i < pending_.size(); ++i) {
+    sent = PQsendQueryParams(conn_, pending_[i].c_str(), 0, nullptr, nullptr, nullptr, nullptr,
                              0) == 1 &&
            PQpipelineSync(conn_) == 1;
   }
   if (!sent) {
+    pending_.clear();
     if (PQstatus(conn_) != CONNECTION_OK) {
-      return internal::connection_lost(conn_, nullptr, target_, sql, false);
+      return internal::connection_lost(conn_, nullptr, target_, first, false);
     }
     const std::string why = internal::one_line(PQerrorMessage(conn_));
     close();
     return absl::InternalError(text::concat(
-        "libpq refused to send ROLLBACK (", why,
+        "libpq refused to send ", first, " (", why,
         "); the connection was closed so that the pool replaces it"));
   }
-  rollback_pending_ = true;
   return absl::OkStatus();
 }
 
 absl::Status connection::settle(bool keep_pipeline) {
-  if (!rollback_pending_) return absl::OkStatus();
-  rollback_pending_ = false;
-  const pipeline_step steps[] = {{"ROLLBACK", {}, true}, {pending_reset_, {}, true}};
-  auto answer = read_pipeline(std::span<const pipeline_step>(steps, pending_reset_.empty() ? 1 : 2));
+  if (pending_.empty()) return absl::OkStatus();
+  std::vector<std::string> sent = std::exchange(pending_, {});
+  std::vector<pipeline_step> steps;
+  steps.reserve(sent.size());
+  for (const std::string& sql : sent) steps.push_back({sql, {}, true});
+  auto answer = read_pipeline(steps);
   if (!answer.ok()) return answer.status();
   if (!keep_pipeline && PQexitPipelineMode(conn_) != 1) {
     const std::string why = internal::one_line(PQerrorMessage(conn_));
     close();
     return absl::InternalError(text::concat(
-        "could not leave pipeline mode after reading the answer to ROLLBACK (", why,
+        "could not leave pipeline mode after reading the answer to ", sent.front(), " (", why,
         "); the connection was closed so that the pool replaces it"));
   }
-  for (const auto& step : *answer) {
-    if (!step.ok()) return step.status();
+  for (std::size_t i = 0; i < answer->size(); ++i) {
+    const absl::Status& step = (*answer)[i].status();
+    if (step.ok()) continue;
+    if (i == 0 && pending_rollback_) return step;
+    // The session's state is unknown: never hand it on.
+    close();
+    return absl::UnavailableError(text::concat(
+        "the session reset after the connection's previous lease failed at \"", sent[i],
+        "\": ", std::string(step.message()),
+        "; the connection was closed so that the pool replaces it, and nothing of this use "
+        "was sent. Fix: check the session_reset given to sandpool::pq::driver::create (a "
+        "custom statement the role may not run?)"));
   }
   return absl::OkStatus();
 }

@@ -9,6 +9,7 @@
 #include "sandbox/guard.hpp"
 #include "sandbox/messages.hpp"
 #include "sandbox/session.hpp"
+#include "sandpool/pq/session_reset.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 #include "sandpool/sandbox/statement.hpp"
 #include "text.hpp"
@@ -23,8 +24,12 @@ constexpr std::string_view base_savepoint = "SAVEPOINT sandpool_base";
 // What a ROLLBACK leaves behind, undone between owners: prepared
 // statements, session advisory locks, settings, LISTEN, cursors, temp
 // tables, cached plans and sequence state of the session (not sequence
-// values, which no rollback undoes).
-constexpr std::string_view session_reset = "DISCARD ALL";
+// values, which no rollback undoes). The pool's reset machinery, with
+// DISCARD ALL whatever the pool's own policy: tests share nothing.
+const pq::session_reset& between_owners() {
+  static const pq::session_reset reset = pq::session_reset::discard_all();
+  return reset;
+}
 
 }  // namespace
 
@@ -122,12 +127,12 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
     // (settings, prepared statements, locks, LISTEN, temp tables) must not
     // reach the next owner.
     if (c.server_transaction_status() != tx_status::idle) return absl::OkStatus();  // the pool resets it
-    return msg::while_doing(c.exec_direct(session_reset).status(), "checkin (DISCARD ALL)");
+    return msg::while_doing(c.send_reset(between_owners().statements(), false), "checkin (DISCARD ALL)");
   }
   switch (c.server_transaction_status()) {
     case tx_status::idle:
       // Ended behind the sandbox's back: still, the next owner starts clean.
-      (void)c.exec_direct(session_reset);
+      (void)c.send_reset(between_owners().statements(), false);
       return msg::transaction_gone(c.target(), "at checkin");
     case tx_status::active:
       return msg::busy_at_checkin(c.target());
@@ -142,7 +147,7 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
         // the reset runs outside the transaction block.
         const pq::pipeline_step steps[] = {{"SET CONSTRAINTS ALL IMMEDIATE", {}, true},
                                            {"ROLLBACK", {}, true},
-                                           {session_reset}};
+                                           {between_owners().statements().front()}};
         auto out = c.exec_pipeline(steps);
         if (!out.ok()) return msg::while_doing(out.status(), "checkin (ROLLBACK)");
         if (const absl::Status& check = (*out)[0].status(); !check.ok()) {
@@ -151,12 +156,13 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
                      : msg::while_doing(check, "checkin (SET CONSTRAINTS ALL IMMEDIATE)");
         }
         if (!(*out)[1].ok()) return msg::while_doing((*out)[1].status(), "checkin (ROLLBACK)");
+        if ((*out)[2].ok()) c.note_session_reset();
         return msg::while_doing((*out)[2].status(), "checkin (DISCARD ALL)");
       }
   }
   // Not waited for: the next use of the connection reads the answer, and
   // the next sandboxed checkout's BEGIN shares its round trip.
-  return msg::while_doing(c.send_rollback(session_reset), "checkin (ROLLBACK)");
+  return msg::while_doing(c.send_reset(between_owners().statements(), true), "checkin (ROLLBACK)");
 }
 
 void sandbox::on_release(pq::connection& c) noexcept {

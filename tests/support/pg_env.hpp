@@ -92,8 +92,8 @@ std::string text(const absl::StatusOr<T>& s) {
 }
 
 // A driver for conninfo; fails the test if create() does.
-inline pq::driver make_driver(const std::string& conninfo) {
-  absl::StatusOr<pq::driver> d = pq::driver::create(conninfo);
+inline pq::driver make_driver(const std::string& conninfo, pq::driver_options o = {}) {
+  absl::StatusOr<pq::driver> d = pq::driver::create(conninfo, std::move(o));
   REQUIRE_MESSAGE(d.ok(), text(d));
   return *std::move(d);
 }

@@ -41,7 +41,11 @@ concept driver = requires(D& d, const D& cd, typename D::connection& c,
   // offer d.cancel(c, reason) (std::string reason): the command's error then
   // says why it was cancelled (the ownership reaper passes the timeout).
   { d.cancel(c) } -> std::same_as<absl::Status>;
-  // Reads the session state without I/O; called on every checkin.
+  // Reads the session state without I/O; called on every checkin. A driver
+  // may also offer `d.recycle(c) noexcept -> tx_status`, called instead on
+  // the returning caller's thread: it may start a session reset without
+  // waiting for it (a write, no round trip) and returns the state to judge
+  // the connection by.
   { cd.transaction_status(cc) } noexcept -> std::same_as<tx_status>;
   // Names the target for messages, with any password removed.
   { cd.describe() } -> std::convertible_to<std::string>;

@@ -19,6 +19,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -117,6 +118,23 @@ class connection {
   // next use. Errors now, with nothing sent: closed (FailedPrecondition),
   // lost (Unavailable).
   [[nodiscard]] absl::Status send_rollback(std::string_view reset = {});
+  // The same for a session reset (session_reset::statements()): ROLLBACK
+  // first only if `rollback`, then each statement under a sync of its own.
+  // If one of the statements fails, the next use closes the connection and
+  // fails with Unavailable naming it (the session's state is then unknown,
+  // so the pool replaces the connection); nothing of that use is sent.
+  [[nodiscard]] absl::Status send_reset(std::span<const std::string> statements,
+                                        bool rollback);
+  // Reads the answer to a pending send_rollback()/send_reset() now, waiting
+  // for it; ok if nothing is pending. Errors as the next use would report.
+  [[nodiscard]] absl::Status read_reset() { return settle(); }
+  // Whether a send_rollback()/send_reset() answer is still unread.
+  [[nodiscard]] bool reset_pending() const noexcept { return !pending_.empty(); }
+  // Notes that the session was just reset some other way (a DISCARD ALL in
+  // a pipeline), so the pool's reset as this lease returns is not sent
+  // again; taken (and cleared) by the driver's recycle().
+  void note_session_reset() noexcept { reset_noted_ = true; }
+  [[nodiscard]] bool take_session_reset_note() noexcept { return std::exchange(reset_noted_, false); }
 
   // Asks the server to cancel the query running on this connection. Ok means
   // the request was delivered; the query then fails with SQLSTATE 57014
@@ -199,8 +217,11 @@ class connection {
   std::string target_;
   std::uint64_t round_trips_ = 0;
   statement_hook* hook_ = nullptr;  // not owned; null: exec() sends itself
-  bool rollback_pending_ = false;   // send_rollback()'s answer is unread
-  std::string pending_reset_;       // the reset sent behind that ROLLBACK, if any
+  // What send_rollback()/send_reset() sent and nobody read yet, in order;
+  // pending_rollback_ says whether the first is the ROLLBACK.
+  std::vector<std::string> pending_;
+  bool pending_rollback_ = false;
+  bool reset_noted_ = false;  // see note_session_reset()
   // Why the next query error 57014 happened, if cancel(reason) said; set by
   // the canceller's thread, taken by the querying one.
   mutable std::mutex cancel_lock_;

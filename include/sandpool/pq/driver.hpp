@@ -13,10 +13,17 @@
 #include "absl/status/statusor.h"
 #include "sandpool/core/driver.hpp"
 #include "sandpool/pq/connection.hpp"
+#include "sandpool/pq/session_reset.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::pq {
+
+struct driver_options {
+  // What a returned connection's session goes through before its next
+  // lease (see session_reset.hpp).
+  session_reset reset = session_reset::keep_prepared();
+};
 
 class driver {
  public:
@@ -32,26 +39,40 @@ class driver {
   // unless one is set (as fallback_application_name, so PGAPPNAME still wins).
   // Errors: InvalidArgument for a malformed string, naming the string with
   // its password masked, libpq's reason, and how to write it.
-  [[nodiscard]] static absl::StatusOr<driver> create(std::string conninfo);
+  [[nodiscard]] static absl::StatusOr<driver> create(std::string conninfo,
+                                                     driver_options options = {});
 
-  // Opens a connection (blocks up to connect_timeout). Errors, each naming
+  // Opens a connection (blocks up to connect_timeout); with a custom
+  // session reset, runs its statements once on it. Errors, each naming
   // the target, libpq's reason and the fix, with the SQLSTATE attached when
   // the server gave a known one:
   //   Unavailable       server unreachable, refusing, starting or stopping
   //   PermissionDenied  authentication failed (28P01, 28000)
   //   NotFound          the database does not exist (3D000)
   //   ResourceExhausted no free connection slots on the server (53300)
-  //   InvalidArgument   a connection option has a bad value (e.g. port=abc)
+  //   InvalidArgument   a connection option has a bad value (e.g. port=abc),
+  //                     or a custom session reset statement failed
   [[nodiscard]] absl::StatusOr<connection> connect() const;
 
   // Ok if c is alive: libpq says it is and an empty query makes a round trip.
   // Unavailable otherwise.
   [[nodiscard]] absl::Status validate(connection& c) const;
 
-  // Rolls back an open or failed transaction (one round trip; none if c is
-  // idle). Unavailable if c is lost, FailedPrecondition if a command is still
-  // in flight. Session settings (SET) are left as they are.
+  // Rolls back an open or failed transaction and runs the session reset,
+  // waiting for both (housekeeping calls it for connections returned inside
+  // a transaction). One round trip; none if c is idle with nothing to reset.
+  // Unavailable if c is lost, FailedPrecondition if a command is still in
+  // flight, the statement's error if the reset fails.
   [[nodiscard]] absl::Status reset(connection& c) const;
+
+  // Called by the pool as a lease returns c idle, on the returning caller's
+  // thread: queues the session reset without waiting (connection::
+  // send_reset) and returns the state to judge c by (broken if it could not
+  // be sent). A connection inside a transaction is left to reset().
+  [[nodiscard]] tx_status recycle(connection& c) const noexcept;
+
+  // The session reset this driver runs.
+  [[nodiscard]] const session_reset& reset_policy() const noexcept;
 
   // Closes c. Never throws; does not wait for the server.
   void close(connection& c) const noexcept;

@@ -148,7 +148,7 @@ PG_TEST_CASE("COPY through exec is refused and leaves the connection usable") {
 }
 
 PG_TEST_CASE("transaction status transitions and reset") {
-  const pq::driver d = make_driver(dsn());
+  const pq::driver d = make_driver(dsn(), {pq::session_reset::none()});
   absl::StatusOr<pq::connection> made = d.connect();
   REQUIRE(made.ok());
   pq::connection& c = *made;
@@ -175,7 +175,7 @@ PG_TEST_CASE("transaction status transitions and reset") {
 }
 
 PG_TEST_CASE("round trips count every request sent, and only those") {
-  const pq::driver d = make_driver(dsn());
+  const pq::driver d = make_driver(dsn(), {pq::session_reset::none()});
   absl::StatusOr<pq::connection> made = d.connect();
   REQUIRE(made.ok());
   pq::connection& c = *made;

@@ -110,7 +110,7 @@ class core {
   // or the idle head; a dirty or broken one is left for housekeeping, so the
   // next caller never gets it dirty and the returning caller does no I/O.
   void release(slot_type* s, bool discard = false) noexcept {
-    const tx_status status = discard ? tx_status::broken : driver_.transaction_status(*s->conn);
+    const tx_status status = discard ? tx_status::broken : returned_status(*s->conn);
     if (activity_ != nullptr) [[unlikely]]
       activity_->returned(s->activity, activity_recorder::now_ns());
     const time_point now = clock_.now();
@@ -269,6 +269,15 @@ class core {
   void stop_housekeeper();
   void close_all_unleased();
 
+  // The state a returned connection is judged by; a driver that resets
+  // sessions starts the reset here (without waiting for it).
+  tx_status returned_status(connection& c) noexcept {
+    if constexpr (requires { { driver_.recycle(c) } noexcept -> std::same_as<tx_status>; }) {
+      return driver_.recycle(c);
+    } else {
+      return driver_.transaction_status(c);
+    }
+  }
   void lease(slot_type& s, time_point now, source_location site) noexcept {
     s.state = slot_state::leased;
     s.leased_at = now;
