@@ -66,6 +66,17 @@ class basic_pool {
     if (owning.warn_before < nanoseconds::zero())
       return absl::InvalidArgumentError(absl::StrCat(
           "pool '", options.name, "': option warn_before must be zero (off) or more"));
+    // The server's notices go to the event hook, where the driver can route them.
+    if constexpr (requires { driver = driver.with_notices(notice_sink{}); }) {
+      if (options.on_event) {
+        driver = driver.with_notices([hook = options.on_event, name = options.name](
+                                         const server_notice& n) {
+          pool_event e{pool_event_kind::notice, name, {}};
+          e.notice = n;
+          detail::deliver(hook, e);
+        });
+      }
+    }
     const nanoseconds first = options.initial_connect_timeout;
     basic_pool p(new core_type(std::move(driver), std::move(options), std::move(clock)),
                  std::move(owning));

@@ -37,7 +37,35 @@ void abort_copy(PGconn* conn, ExecStatusType status) {
   while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
 }
 
+// libpq's notice receiver: hands the notice to the connection's sink.
+void receive_notice(void* arg, const PGresult* r) {
+  const auto* sink = static_cast<const notice_sink*>(arg);
+  auto field = [r](int code) {
+    const char* v = PQresultErrorField(r, code);
+    return v == nullptr ? std::string_view() : std::string_view(v);
+  };
+  try {
+    (*sink)(server_notice{field(PG_DIAG_SEVERITY_NONLOCALIZED), field(PG_DIAG_SQLSTATE),
+                          field(PG_DIAG_MESSAGE_PRIMARY)});
+  } catch (...) {  // NOLINT(bugprone-empty-catch): documented: dropped
+  }
+}
+
 }  // namespace
+
+void connection::route_notices(std::shared_ptr<const notice_sink> sink) noexcept {
+  if (conn_ == nullptr) return;
+  if (sink == nullptr || !*sink) {
+    // The receiver libpq had (its default prints to stderr; its argument is null).
+    if (notices_ != nullptr) PQsetNoticeReceiver(conn_, previous_receiver_, nullptr);
+    notices_.reset();
+    return;
+  }
+  PQnoticeReceiver before =
+      PQsetNoticeReceiver(conn_, &receive_notice, const_cast<notice_sink*>(sink.get()));
+  if (notices_ == nullptr) previous_receiver_ = before;
+  notices_ = std::move(sink);
+}
 
 connection::connection(PGconn* conn)
     : conn_(conn), target_(describe_conn(conn)) {
@@ -54,6 +82,9 @@ connection::connection(connection&& other) noexcept
       hook_(std::exchange(other.hook_, nullptr)),
       pending_(std::exchange(other.pending_, {})),
       pending_rollback_(std::exchange(other.pending_rollback_, false)),
+      reset_noted_(std::exchange(other.reset_noted_, false)),
+      notices_(std::move(other.notices_)),
+      previous_receiver_(other.previous_receiver_),
       cancel_reason_(std::move(other.cancel_reason_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
@@ -67,6 +98,8 @@ connection& connection::operator=(connection&& other) noexcept {
     pending_ = std::exchange(other.pending_, {});
     pending_rollback_ = std::exchange(other.pending_rollback_, false);
     reset_noted_ = std::exchange(other.reset_noted_, false);
+    notices_ = std::move(other.notices_);
+    previous_receiver_ = other.previous_receiver_;
     cancel_reason_ = std::move(other.cancel_reason_);
   }
   return *this;

@@ -21,6 +21,7 @@ struct driver::config {
   std::vector<std::string> values;
   std::string description;
   session_reset reset = session_reset::none();
+  std::shared_ptr<const notice_sink> notices;  // null: libpq's default
 };
 
 namespace {
@@ -134,6 +135,7 @@ absl::StatusOr<driver::connection> driver::connect() const {
     return status;
   }
   connection c(conn);
+  c.route_notices(config_->notices);
   if (config_->reset.is_custom()) {
     for (const std::string& sql : config_->reset.statements()) {
       absl::StatusOr<result> r = c.exec_direct(sql);
@@ -209,6 +211,12 @@ tx_status driver::recycle(connection& c) const noexcept {
 }
 
 const session_reset& driver::reset_policy() const noexcept { return config_->reset; }
+
+driver driver::with_notices(notice_sink sink) const {
+  auto cfg = std::make_shared<config>(*config_);
+  cfg->notices = std::make_shared<const notice_sink>(std::move(sink));
+  return driver(std::move(cfg));
+}
 
 void driver::close(connection& c) const noexcept { c.close(); }
 

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "sandpool/core/events.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
@@ -66,6 +67,12 @@ struct pool_options {
   // HikariCP's initializationFailTimeout. Needs housekeeping::thread.
   nanoseconds initial_connect_timeout = nanoseconds::zero();
   housekeeping housekeeper = housekeeping::thread;
+  // Receives the pool's events (sandpool/core/events.hpp) on the
+  // housekeeping thread, in order, within one housekeeping round (in
+  // maintain() under housekeeping::manual); with the libpq driver, also the
+  // server's notices, on the thread that ran the statement, instead of
+  // libpq's default of printing them to stderr. Unset: no events.
+  event_hook on_event;
 
   // Ok, or InvalidArgument naming the first bad option and how to fix it.
   [[nodiscard]] absl::Status validate() const;

@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <initializer_list>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <span>
@@ -25,6 +26,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "sandpool/core/driver.hpp"
+#include "sandpool/core/events.hpp"
 #include "sandpool/pq/result.hpp"
 #include "sandpool/pq/statement_hook.hpp"
 
@@ -148,6 +150,11 @@ class connection {
   // reaper: which owner, how long, which option). Thread-safe like cancel().
   [[nodiscard]] absl::Status cancel(std::string reason);
 
+  // Sends the server's notices (NOTICE, WARNING, ...) to `sink` instead of
+  // libpq's default receiver (stderr), for as long as this connection
+  // lives; null restores the default. What the sink throws is dropped.
+  void route_notices(std::shared_ptr<const notice_sink> sink) noexcept;
+
   // Closes the connection now (idempotent). Never throws.
   void close() noexcept;
 
@@ -222,6 +229,8 @@ class connection {
   std::vector<std::string> pending_;
   bool pending_rollback_ = false;
   bool reset_noted_ = false;  // see note_session_reset()
+  std::shared_ptr<const notice_sink> notices_;  // see route_notices()
+  PQnoticeReceiver previous_receiver_ = nullptr;  // libpq's, before route_notices()
   // Why the next query error 57014 happened, if cancel(reason) said; set by
   // the canceller's thread, taken by the querying one.
   mutable std::mutex cancel_lock_;

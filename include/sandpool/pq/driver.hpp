@@ -71,6 +71,11 @@ class driver {
   // be sent). A connection inside a transaction is left to reset().
   [[nodiscard]] tx_status recycle(connection& c) const noexcept;
 
+  // A copy of this driver whose connections send the server's notices to
+  // `sink` (see connection::route_notices); the pool routes them to its
+  // event hook this way.
+  [[nodiscard]] driver with_notices(notice_sink sink) const;
+
   // The session reset this driver runs.
   [[nodiscard]] const session_reset& reset_policy() const noexcept;
 

@@ -117,12 +117,15 @@ class core {
     lock_type lk(lock_);
     --in_use_;
     if (closed_) return release_after_close(lk, *s);
-    if (status != tx_status::idle) {
-      s->state = status == tx_status::broken ? slot_state::doomed : slot_state::dirty;
-      if (status == tx_status::broken && !discard) distrust_idle();
+    hold_hist_.record(now - s->leased_at);
+    if (status == tx_status::broken) {
+      doom(*s, discard_reason::broken);
+      if (!discard) distrust_idle();
+    } else if (status != tx_status::idle) {
+      s->state = slot_state::dirty;
       wake_housekeeper();
     } else if (now - s->created > options_.max_lifetime) {
-      doom(*s);
+      doom(*s, discard_reason::expired);
     } else {
       s->last_used = now;
       make_available(*s, now);
@@ -186,7 +189,7 @@ class core {
       slot_type& s = idle_.front();
       idle_.pop_front();
       if (now - s.created > options_.max_lifetime) {
-        doom(s);
+        doom(s, discard_reason::expired);
         continue;
       }
       lease(s, now, site);
@@ -214,13 +217,16 @@ class core {
         release_after_close(lk, s);
         return pool_closed_error(name);
       }
-      doom(s);
+      doom(s, discard_reason::validation_failed);
     }
     if (closed_) return pool_closed_error(options_.name);
     // Until the next retry is due, a permanent connect error is the answer;
     // once it is due, this caller waits for that attempt's verdict.
     if (refused_permanently() && now < retry_at_) {
-      return connect_refused_error(counts(), last_connect_error_);
+      ++refused_;
+      absl::Status refused = connect_refused_error(counts(), last_connect_error_);
+      note({pool_event_kind::refused, {}, refused});
+      return refused;
     }
     return wait(lk, now, timeout, site, on_overload);
   }
@@ -288,6 +294,7 @@ class core {
   void served(std::chrono::nanoseconds delay) noexcept {
     ++checkouts_;
     wait_hist_.record(delay);
+    wait_buckets_.record(delay);
     codel_.served(delay);
   }
   void make_available(slot_type& s, time_point now) noexcept {
@@ -309,9 +316,42 @@ class core {
   void distrust_idle() noexcept {
     for (slot_type& s : idle_) s.suspect = true;
   }
-  void doom(slot_type& s) noexcept {
+  void doom(slot_type& s, discard_reason why) noexcept {
     s.state = slot_state::doomed;
+    s.why = why;
     wake_housekeeper();
+  }
+  // A connection is gone: counted, and told to the event hook.
+  void discarded(const slot_type& s, time_point now) noexcept {
+    ++discarded_;
+    ++discarded_by_[static_cast<std::size_t>(s.why)];
+    if (options_.on_event) {
+      pool_event e{pool_event_kind::discarded, {}, {}};
+      e.reason = s.why;
+      e.duration = now - s.created;
+      note(std::move(e));
+    }
+  }
+  // Queues an event for the hook, which housekeeping runs outside the lock.
+  // Under the lock. At most max_pending_events wait; the rest are dropped.
+  void note(pool_event e) noexcept {
+    if (!options_.on_event || events_.size() >= max_pending_events) return;
+    e.pool = options_.name;
+    try {
+      events_.push_back(std::move(e));
+    } catch (...) {  // NOLINT(bugprone-empty-catch): no memory: the event is dropped
+      return;
+    }
+    wake_housekeeper();
+  }
+  // Runs the hook on the queued events. Not under the lock.
+  void deliver_events() noexcept {
+    std::vector<pool_event> out;
+    {
+      lock_type lk(lock_);
+      out.swap(events_);
+    }
+    for (const pool_event& e : out) detail::deliver(options_.on_event, e);
   }
   void wake_housekeeper() noexcept {
     hk_pending_ = true;
@@ -346,10 +386,15 @@ class core {
   std::minstd_rand rng_;
   codel<time_point> codel_;
   histogram wait_hist_;
+  duration_histogram wait_buckets_, hold_hist_, connect_hist_;
+  static constexpr std::size_t max_pending_events = 4096;
+  std::vector<pool_event> events_;  // for the hook, oldest first
   // Null unless SANDPOOL_METRICS_EXPORT is set (sandpool/core/activity.hpp).
   std::unique_ptr<activity_recorder> activity_;
   std::uint64_t checkouts_ = 0, timeouts_ = 0, drops_ = 0, connects_ = 0,
-                connect_failures_ = 0, discarded_ = 0, resets_ = 0, validation_failures_ = 0;
+                connect_failures_ = 0, discarded_ = 0, resets_ = 0, validation_failures_ = 0,
+                refused_ = 0;
+  std::array<std::uint64_t, discard_reason_count> discarded_by_{};
   // Wakes shutdown() and orphan() as leases return and waiters leave.
   boost::fibers::condition_variable_any drained_cv_;
   // Housekeeping thread.

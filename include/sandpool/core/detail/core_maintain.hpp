@@ -38,6 +38,7 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
       holder longest{h ? h->site : source_location{}, h ? t - h->leased_at : t - t};
       w.failure = checkout_timeout_error(counts(), t - w.enqueued, last_connect_error_,
                                          h ? &longest : nullptr);
+      note({pool_event_kind::timed_out, {}, w.failure, {}, t - w.enqueued});
     }
   }
   --blocked_;
@@ -54,6 +55,8 @@ void core<Driver, Clock>::fail_all_waiters(const absl::Status& why) {
     waiter_type& w = waiters_.front();
     waiters_.pop_front();
     w.failure = why;
+    ++refused_;
+    note({pool_event_kind::refused, {}, why});
     detail::notify_all(w.cv);
   }
 }
@@ -81,10 +84,12 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
       holder longest{h ? h->site : source_location{}, h ? now - h->leased_at : waited};
       w.failure = checkout_timeout_error(counts(), waited, last_connect_error_,
                                          h ? &longest : nullptr);
+      note({pool_event_kind::timed_out, {}, w.failure, {}, waited});
     } else {
       ++drops_;
       w.failure = checkout_dropped_error(counts(), waited, codel_.target(), codel_.interval(),
                                          last_connect_error_);
+      note({pool_event_kind::shed, {}, w.failure, {}, waited});
     }
     detail::notify_all(w.cv);
   }
@@ -109,6 +114,7 @@ void core<Driver, Clock>::collect(time_point now, work& w) {
         idle_.erase(idle_.iterator_to(s));
         --idle_left;
         s.state = slot_state::closing;
+        s.why = expired ? discard_reason::expired : discard_reason::idle;
         w.close.push_back(&s);
       }
     }
@@ -138,33 +144,42 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
   }
   for (slot_type* s : w.close) driver_.close(*s->conn);
   if (!w.close.empty()) {
+    const time_point t = clock_.now();
     lock_type lk(lock_);
     for (slot_type* s : w.close) {
       s->conn.reset();
       s->state = slot_state::empty;
       --open_;
-      ++discarded_;
+      discarded(*s, t);
     }
     hk_pending_ = true;  // a replacement may be wanted
   }
   for (slot_type* s : w.reset) {
-    const bool clean = driver_.reset(*s->conn).ok() &&
-                       driver_.transaction_status(*s->conn) == tx_status::idle;
+    absl::Status reset = driver_.reset(*s->conn);
+    if (reset.ok() && driver_.transaction_status(*s->conn) != tx_status::idle)
+      reset = absl::InternalError("the connection is still inside a transaction after its reset");
     const time_point t = clock_.now();
     lock_type lk(lock_);
-    if (clean && !closed_) {
+    if (!reset.ok()) {
+      note({pool_event_kind::reset_failed, {}, std::move(reset)});
+      doom(*s, discard_reason::reset_failed);
+    } else if (closed_) {
+      doom(*s, discard_reason::closed);
+    } else {
       ++resets_;
       s->last_used = t;
       make_available(*s, t);
-    } else {
-      doom(*s);
     }
   }
   for (slot_type* s : w.connect) {
+    const time_point started = clock_.now();
     absl::StatusOr<connection> c = driver_.connect();
     const time_point t = clock_.now();
     lock_type lk(lock_);
     --connecting_;
+    connect_hist_.record(t - started);
+    note({c.ok() ? pool_event_kind::connected : pool_event_kind::connect_failed, {},
+          c.status(), {}, t - started});
     if (c.ok()) {
       ++connects_;
       ++open_;
@@ -173,7 +188,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
       s->created = s->last_used = t;
       s->suspect = false;
       if (closed_) {
-        doom(*s);
+        doom(*s, discard_reason::closed);
       } else {
         make_available(*s, t);
       }
@@ -189,6 +204,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
       if (refused_permanently()) fail_all_waiters(connect_refused_error(counts(), c.status()));
     }
   }
+  deliver_events();
   lock_type lk(lock_);
   return next_due(clock_.now());
 }

@@ -76,18 +76,23 @@ void core<Driver, Clock>::close_all_unleased() {
       slot_type& s = slots_[i];
       if (s.holds_connection() && s.state != slot_state::leased) {
         s.state = slot_state::closing;
+        s.why = discard_reason::closed;
         doomed.push_back(&s);
       }
     }
   }
   for (slot_type* s : doomed) driver_.close(*s->conn);
-  lock_type lk(lock_);
-  for (slot_type* s : doomed) {
-    s->conn.reset();
-    s->state = slot_state::empty;
-    --open_;
-    ++discarded_;
+  {
+    const time_point now = clock_.now();
+    lock_type lk(lock_);
+    for (slot_type* s : doomed) {
+      s->conn.reset();
+      s->state = slot_state::empty;
+      --open_;
+      discarded(*s, now);
+    }
   }
+  deliver_events();  // housekeeping, which would have, has stopped
 }
 
 template <driver Driver, class Clock>
@@ -95,12 +100,14 @@ void core<Driver, Clock>::release_after_close(lock_type& lk, slot_type& s) noexc
   std::optional<connection> c = std::move(s.conn);
   s.conn.reset();
   s.state = slot_state::empty;
+  s.why = discard_reason::closed;
   --open_;
-  ++discarded_;
+  discarded(s, clock_.now());
   const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
   detail::notify_all(drained_cv_);
   lk.unlock();
   driver_.close(*c);
+  deliver_events();  // housekeeping has stopped
   if (last) delete this;
 }
 
@@ -166,6 +173,12 @@ sandpool::metrics core<Driver, Clock>::snapshot() const {
   m.connects = connects_;
   m.connect_failures = connect_failures_;
   m.discarded = discarded_;
+  m.discarded_by = discarded_by_;
+  m.refused = refused_;
+  m.max_size = options_.max_size;
+  m.wait_time = wait_buckets_;
+  m.hold_time = hold_hist_;
+  m.connect_time = connect_hist_;
   m.resets = resets_;
   m.validation_failures = validation_failures_;
   return m;

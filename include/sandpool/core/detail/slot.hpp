@@ -11,6 +11,7 @@
 #include <boost/intrusive/list_hook.hpp>
 
 #include "sandpool/core/detail/activity_recorder.hpp"
+#include "sandpool/core/events.hpp"
 #include "sandpool/core/source_location.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
@@ -43,6 +44,7 @@ struct slot : boost::intrusive::list_base_hook<> {
   // connection came back broken while this one sat idle (a server restart
   // or a mass backend kill breaks them all).
   bool suspect = false;
+  discard_reason why = discard_reason::broken;  // why it is doomed or closing
   source_location site{};   // where the current lease was checked out
   activity_stamp activity{};     // the current lease, when activity export is on
 
