@@ -37,8 +37,9 @@ using namespace sandpool::bench;
 using settings = run_settings;
 
 enum class subject {
-  pool,     // sandpool::pool, `fibers` callers per thread
-  control,  // a second set of raw libpq connections, one caller per thread
+  pool,      // sandpool::pool, `fibers` callers per thread
+  reset_always,  // the same with keep_prepared().always(): a session reset after every lease
+  control,   // a second set of raw libpq connections, one caller per thread
 };
 
 struct config {
@@ -67,7 +68,9 @@ constexpr const char* usage =
 
 std::string describe(const config& c) {
   const std::string n = std::to_string(c.threads);
-  std::string text = c.versus == subject::control ? "control, raw vs raw: " : "";
+  std::string text = c.versus == subject::control    ? "control, raw vs raw: "
+                     : c.versus == subject::reset_always ? "reset every lease: "
+                                                      : "";
   text += n + (c.threads == 1 ? " conn, " : " conns, ") + n +
           (c.threads == 1 ? " thread" : " threads");
   if (c.fibers > 1) text += " x " + std::to_string(c.fibers) + " fibers (pool)";
@@ -131,7 +134,11 @@ row run_config(const std::string& dsn, const settings& s, const config& c,
     if (!other.ok()) fail(other.status());
     return compare(*raw, *other, c, s);
   }
-  absl::StatusOr<pooled> pool = pooled::open(dsn, static_cast<std::size_t>(c.threads));
+  absl::StatusOr<pooled> pool =
+      pooled::open(dsn, static_cast<std::size_t>(c.threads),
+                   c.versus == subject::reset_always
+                       ? sandpool::pq::session_reset::keep_prepared().always()
+                       : sandpool::pq::session_reset::keep_prepared());
   if (!pool.ok()) fail(pool.status());
   row r = compare(*raw, *pool, c, s);
   last_pool_metrics = pool->metrics();
@@ -166,6 +173,9 @@ void print_report(const settings& s, const std::string& version, const std::vect
       "- us/query: one caller's checkout-to-checkin time (a fiber's includes its wait for a "
       "connection); raw libpq runs one caller per connection.\n"
       "- CPU us/query: the client process's user + system time per query.\n"
+      "- The pool runs the default session reset (keep_prepared), owed only after a lease "
+      "that may have changed the session: SELECT 1 owes none. \"reset every lease\" rows run "
+      "it after every lease (keep_prepared().always()): the cost of a reset.\n"
       "- Control rows compare raw libpq with a second set of raw libpq connections (shown "
       "in the sandpool columns): their spread is the noise of this machine.\n\n",
       version.c_str(), allowed_cpus(), s.seconds, s.rounds);
@@ -204,9 +214,9 @@ int main(int argc, char** argv) {
   }
   const std::string version = server_version(dsn);
   std::vector<config> matrix;
-  for (subject versus : {subject::pool, subject::control})
+  for (subject versus : {subject::pool, subject::reset_always, subject::control})
     for (int fibers : {1, 8}) {
-      if (versus == subject::control && fibers > 1) continue;
+      if (versus != subject::pool && fibers > 1) continue;
       for (int threads : {1, 2, 4}) matrix.push_back({threads, fibers, versus});
     }
   std::vector<row> rows;

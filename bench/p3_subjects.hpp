@@ -2,7 +2,8 @@
 //  - raw libpq: one PGconn per thread, PQexec("SELECT 1"), PQclear. The
 //    floor any pool is measured against: no pool, no wrapper.
 //  - sandpool: checkout, exec("SELECT 1") through pq::connection, checkin,
-//    on a pool of exactly `connections` connections opened ahead of time.
+//    on a pool of exactly `connections` connections opened ahead of time,
+//    with the default session reset (keep_prepared) or another one.
 // Both check the result, so neither can skip work the other does.
 #pragma once
 
@@ -65,8 +66,9 @@ class pooled {
   // A pool of exactly `connections`, all open before this returns (up to
   // 10 s). Production options otherwise. Errors: the driver's or pool's
   // error, or the checkout error explaining why the pool did not fill.
-  static absl::StatusOr<pooled> open(const std::string& dsn, std::size_t connections) {
-    absl::StatusOr<pq::driver> driver = pq::driver::create(dsn);
+  static absl::StatusOr<pooled> open(const std::string& dsn, std::size_t connections,
+                                     pq::session_reset reset = pq::session_reset::keep_prepared()) {
+    absl::StatusOr<pq::driver> driver = pq::driver::create(dsn, {std::move(reset)});
     if (!driver.ok()) return driver.status();
     pool_options o;
     o.name = "p3";

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "pq/error.hpp"
+#include "sandpool/pq/session_reset.hpp"
 #include "text.hpp"
 
 namespace sandpool::pq {
@@ -83,6 +84,7 @@ connection::connection(connection&& other) noexcept
       pending_(std::exchange(other.pending_, {})),
       pending_rollback_(std::exchange(other.pending_rollback_, false)),
       reset_noted_(std::exchange(other.reset_noted_, false)),
+      touched_(std::exchange(other.touched_, false)),
       notices_(std::move(other.notices_)),
       previous_receiver_(other.previous_receiver_),
       cancel_reason_(std::move(other.cancel_reason_)) {}
@@ -98,6 +100,7 @@ connection& connection::operator=(connection&& other) noexcept {
     pending_ = std::exchange(other.pending_, {});
     pending_rollback_ = std::exchange(other.pending_rollback_, false);
     reset_noted_ = std::exchange(other.reset_noted_, false);
+    touched_ = std::exchange(other.touched_, false);
     notices_ = std::move(other.notices_);
     previous_receiver_ = other.previous_receiver_;
     cancel_reason_ = std::move(other.cancel_reason_);
@@ -181,6 +184,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   // A reason left from a cancel that missed the query before this one must
   // not name this one's cancellation.
   forget_cancel_reason();
+  if (!touched_) touched_ = may_change_session(sql);
   const std::string text(sql);
   PGresult* raw = nullptr;
   ++round_trips_;

@@ -164,7 +164,7 @@ absl::Status driver::validate(connection& c) const {
 }
 
 absl::Status driver::reset(connection& c) const {
-  const std::vector<std::string>& statements = config_->reset.statements();
+  const std::vector<std::string>& statements = owed(c) ? config_->reset.statements() : none_;
   bool rollback = true;
   switch (c.server_transaction_status()) {
     case tx_status::idle:
@@ -185,6 +185,7 @@ absl::Status driver::reset(connection& c) const {
           "reset failed: ");
   }
   // One round trip: the ROLLBACK and the reset queued, then read.
+  c.forget_session_touched();
   if (absl::Status sent = c.send_reset(statements, rollback); !sent.ok()) {
     return internal::annotate(sent, "reset failed: ");
   }
@@ -201,13 +202,20 @@ absl::Status driver::reset(connection& c) const {
 
 tx_status driver::recycle(connection& c) const noexcept {
   const tx_status status = c.server_transaction_status();
-  const std::vector<std::string>& statements = config_->reset.statements();
-  // A reset already queued (the sandbox's checkin) covers this return.
-  if (c.take_session_reset_note() || status != tx_status::idle || statements.empty() ||
-      c.reset_pending())
+  // A reset already queued or run (the sandbox's checkin) covers this return.
+  if (c.take_session_reset_note() || c.reset_pending()) {
+    c.forget_session_touched();
     return status;
-  if (!c.send_reset(statements, false).ok()) return tx_status::broken;
+  }
+  if (status != tx_status::idle || !owed(c)) return status;  // reset() does the rest
+  c.forget_session_touched();
+  if (!c.send_reset(config_->reset.statements(), false).ok()) return tx_status::broken;
   return c.server_transaction_status();
+}
+
+bool driver::owed(const connection& c) const noexcept {
+  return !config_->reset.statements().empty() &&
+         (config_->reset.every_lease() || c.session_touched());
 }
 
 const session_reset& driver::reset_policy() const noexcept { return config_->reset; }

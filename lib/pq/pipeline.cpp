@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pq/error.hpp"
+#include "sandpool/pq/session_reset.hpp"
 #include "sandpool/pq/connection.hpp"
 #include "text.hpp"
 
@@ -57,6 +58,8 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
         "native() used for an asynchronous query?); nothing was sent"));
   }
   forget_cancel_reason();  // see run()
+  for (std::size_t i = 0; !touched_ && i < steps.size(); ++i)
+    touched_ = may_change_session(steps[i].sql);
   ++round_trips_;
   bool sent = true;
   for (std::size_t i = 0; sent && i < steps.size(); ++i) {
@@ -112,14 +115,14 @@ absl::Status connection::send_reset(std::span<const std::string> statements, boo
   if (rollback) pending_.emplace_back("ROLLBACK");
   pending_.insert(pending_.end(), statements.begin(), statements.end());
   pending_rollback_ = rollback;
-  // Each under its own sync, so that each runs outside any transaction
-  // block (DISCARD ALL must). PQpipelineSync flushes: the request is on its
-  // way when this returns.
+  // The ROLLBACK under a sync of its own, then the statements in one
+  // implicit transaction of their own (a lone DISCARD ALL may run there).
+  // PQpipelineSync flushes: the request is on its way when this returns.
   bool sent = true;
   for (std::size_t i = 0; sent && i < pending_.size(); ++i) {
     sent = PQsendQueryParams(conn_, pending_[i].c_str(), 0, nullptr, nullptr, nullptr, nullptr,
                              0) == 1 &&
-           PQpipelineSync(conn_) == 1;
+           (!ends_segment(i) || PQpipelineSync(conn_) == 1);
   }
   if (!sent) {
     pending_.clear();
@@ -137,10 +140,11 @@ absl::Status connection::send_reset(std::span<const std::string> statements, boo
 
 absl::Status connection::settle(bool keep_pipeline) {
   if (pending_.empty()) return absl::OkStatus();
-  std::vector<std::string> sent = std::exchange(pending_, {});
   std::vector<pipeline_step> steps;
-  steps.reserve(sent.size());
-  for (const std::string& sql : sent) steps.push_back({sql, {}, true});
+  steps.reserve(pending_.size());
+  for (std::size_t i = 0; i < pending_.size(); ++i)
+    steps.push_back({pending_[i], {}, ends_segment(i)});
+  std::vector<std::string> sent = std::exchange(pending_, {});
   auto answer = read_pipeline(steps);
   if (!answer.ok()) return answer.status();
   if (!keep_pipeline && PQexitPipelineMode(conn_) != 1) {

@@ -72,7 +72,7 @@ struct pool_options {
   // maintain() under housekeeping::manual); with the libpq driver, also the
   // server's notices, on the thread that ran the statement, instead of
   // libpq's default of printing them to stderr. Unset: no events.
-  event_hook on_event;
+  event_hook on_event = {};
 
   // Ok, or InvalidArgument naming the first bad option and how to fix it.
   [[nodiscard]] absl::Status validate() const;

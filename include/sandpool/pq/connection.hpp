@@ -121,7 +121,8 @@ class connection {
   // lost (Unavailable).
   [[nodiscard]] absl::Status send_rollback(std::string_view reset = {});
   // The same for a session reset (session_reset::statements()): ROLLBACK
-  // first only if `rollback`, then each statement under a sync of its own.
+  // first only if `rollback`, under a sync of its own, then the statements
+  // in one implicit transaction (a lone DISCARD ALL may run there).
   // If one of the statements fails, the next use closes the connection and
   // fails with Unavailable naming it (the session's state is then unknown,
   // so the pool replaces the connection); nothing of that use is sent.
@@ -132,6 +133,15 @@ class connection {
   [[nodiscard]] absl::Status read_reset() { return settle(); }
   // Whether a send_rollback()/send_reset() answer is still unread.
   [[nodiscard]] bool reset_pending() const noexcept { return !pending_.empty(); }
+  // Whether a statement sent since the last reset may have changed the
+  // session's state beyond its transaction (a cheap scan of each statement's
+  // text: SET, RESET, PREPARE, LISTEN, DECLARE, LOAD, DISCARD, DO, CALL,
+  // set_config, advisory locks, temp; a false yes only costs a reset), or
+  // native() was used. The driver's session reset runs only then, unless
+  // session_reset::always().
+  [[nodiscard]] bool session_touched() const noexcept { return touched_; }
+  void forget_session_touched() noexcept { touched_ = false; }
+
   // Notes that the session was just reset some other way (a DISCARD ALL in
   // a pipeline), so the pool's reset as this lease returns is not sent
   // again; taken (and cleared) by the driver's recycle().
@@ -194,6 +204,7 @@ class connection {
   // send_rollback() answer is read first, so the PGconn is ready for use.
   [[nodiscard]] PGconn* native() noexcept {
     (void)settle();  // a failure leaves the PGconn reporting it
+    touched_ = true;  // anything may be sent through it
     return conn_;
   }
 
@@ -216,6 +227,10 @@ class connection {
   // with a reason given to cancel(reason).
   [[nodiscard]] absl::Status query_error(const PGresult* res, std::string_view sql);
   void forget_cancel_reason() noexcept;
+  // Whether a sync follows pending_[i]: after the ROLLBACK and the last.
+  bool ends_segment(std::size_t i) const noexcept {
+    return (i == 0 && pending_rollback_) || i + 1 == pending_.size();
+  }
 
   PGconn* conn_ = nullptr;
   // Made at construction so that cancel() never touches conn_, which the
@@ -229,6 +244,7 @@ class connection {
   std::vector<std::string> pending_;
   bool pending_rollback_ = false;
   bool reset_noted_ = false;  // see note_session_reset()
+  bool touched_ = false;      // see session_touched()
   std::shared_ptr<const notice_sink> notices_;  // see route_notices()
   PQnoticeReceiver previous_receiver_ = nullptr;  // libpq's, before route_notices()
   // Why the next query error 57014 happened, if cancel(reason) said; set by

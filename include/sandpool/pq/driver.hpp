@@ -100,6 +100,10 @@ class driver {
   struct config;
   explicit driver(std::shared_ptr<const config> cfg) : config_(std::move(cfg)) {}
 
+  // Whether c's session reset is due (see session_reset::always()).
+  bool owed(const connection& c) const noexcept;
+
+  inline static const std::vector<std::string> none_{};
   std::shared_ptr<const config> config_;  // never null
 };
 

@@ -140,7 +140,8 @@ PG_TEST_CASE("the reset is one request, queued by the returning caller and read 
     std::uint64_t before = 0;
     {
       sandpool::lease l = take(p);
-      (void)one(l, "SELECT 1");
+      (void)one(l, "SHOW search_path");
+      REQUIRE(l->exec("SET search_path = pg_catalog").ok());
       before = l->round_trips();
     }
     sandpool::lease l = take(p);
@@ -149,6 +150,42 @@ PG_TEST_CASE("the reset is one request, queued by the returning caller and read 
     CHECK(one(l, "SELECT 2") == "2");       // reads the reset's answer first
     CHECK_FALSE(l->reset_pending());
     CHECK(l->round_trips() == before + 2);
+  }
+  check_no_leak(app);
+}
+
+PG_TEST_CASE("a lease that changes nothing owes no reset, unless always(); native() counts as a change") {
+  const std::string app = app_name("reset-owed");
+  {
+    sandpool::pool p = one_connection_pool(app, pq::session_reset::keep_prepared());
+    std::uint64_t before = 0;
+    {
+      sandpool::lease l = take(p);
+      (void)one(l, "SELECT 1");
+      before = l->round_trips();
+    }
+    {
+      sandpool::lease l = take(p);
+      CHECK(l->round_trips() == before);  // nothing sent for the clean return
+      CHECK_FALSE(l->reset_pending());
+      PGresult* r = PQexec(l->native(), "SET statement_timeout = '4321ms'");
+      PQclear(r);
+      before = l->round_trips();
+    }
+    sandpool::lease l = take(p);
+    CHECK(l->round_trips() == before + 1);  // native() use: reset
+    CHECK(one(l, "SHOW statement_timeout") == "0");
+  }
+  {
+    sandpool::pool p = one_connection_pool(app, pq::session_reset::discard_all().always());
+    std::uint64_t before = 0;
+    {
+      sandpool::lease l = take(p);
+      (void)one(l, "SELECT 1");
+      before = l->round_trips();
+    }
+    sandpool::lease l = take(p);
+    CHECK(l->round_trips() == before + 1);
   }
   check_no_leak(app);
 }
