@@ -4,6 +4,9 @@
 // matter which error the server or libpq gave on the way down.
 #include "sandpool/pq/connection.hpp"
 
+#include <poll.h>
+
+#include <chrono>
 #include <string>
 #include <utility>
 #include <vector>
@@ -75,6 +78,30 @@ connection::connection(PGconn* conn)
 
 connection::~connection() { close(); }
 
+// Reads what a pending reset has still to answer, for at most `limit`, so
+// that the server is idle when the connection closes: a proxy in between
+// (PgBouncer 1.18) that thinks it idle after the first of several answers
+// would hand the rest to its next client.
+void connection::drain_pending(std::chrono::milliseconds limit) noexcept {
+  if (pending_.empty() || conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
+  std::size_t syncs = 0;
+  for (std::size_t i = 0; i < pending_.size(); ++i) syncs += ends_segment(i) ? 1 : 0;
+  const auto deadline = std::chrono::steady_clock::now() + limit;
+  while (syncs > 0) {
+    while (PQisBusy(conn_) == 1) {
+      const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+          deadline - std::chrono::steady_clock::now());
+      if (left.count() <= 0) return;
+      pollfd p{PQsocket(conn_), POLLIN, 0};
+      if (::poll(&p, 1, static_cast<int>(left.count())) < 0 || PQconsumeInput(conn_) == 0) return;
+    }
+    PGresult* r = PQgetResult(conn_);
+    if (r == nullptr) continue;  // the end of one statement's results
+    if (PQresultStatus(r) == PGRES_PIPELINE_SYNC) --syncs;
+    PQclear(r);
+  }
+}
+
 connection::connection(connection&& other) noexcept
     : conn_(std::exchange(other.conn_, nullptr)),
       cancel_(std::exchange(other.cancel_, nullptr)),
@@ -109,6 +136,7 @@ connection& connection::operator=(connection&& other) noexcept {
 }
 
 void connection::close() noexcept {
+  drain_pending(std::chrono::milliseconds(500));
   pending_.clear();
   if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
   if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));

@@ -85,8 +85,12 @@ struct classified {
 
 classified classify(std::string_view reason) {
   using code = absl::StatusCode;
+  // PgBouncer's own words for the same: "SASL authentication failed",
+  // "\"trust\" authentication failed" (a role it cannot log in).
   if (contains_any(reason, {"password authentication failed",
-                            "authentication failed for user"})) {
+                            "authentication failed for user",
+                            "SASL authentication failed",
+                            "\"trust\" authentication failed"})) {
     return {code::kPermissionDenied, "28P01",
             "check the user name and the password (password=, PGPASSWORD or "
             "~/.pgpass)"};
@@ -113,7 +117,8 @@ classified classify(std::string_view reason) {
             "server"};
   }
   if (text::istarts_with(reason, "invalid ") ||
-      contains(reason, "for connection option")) {
+      contains(reason, "for connection option") ||
+      contains(reason, "unsupported startup parameter")) {  // PgBouncer: e.g. options=
     return {code::kInvalidArgument, "",
             "correct the connection option named above"};
   }

@@ -92,6 +92,16 @@ std::string text(const absl::StatusOr<T>& s) {
 }
 
 // A driver for conninfo; fails the test if create() does.
+// Whether the tests run through PgBouncer (scripts/with-pgbouncer
+// --as-test-server), which words a failed password check itself.
+inline bool behind_pgbouncer() {
+  const char* mode = std::getenv("SANDPOOL_PGBOUNCER_MODE");
+  return mode != nullptr && *mode != '\0';
+}
+inline std::string wrong_password_text() {
+  return behind_pgbouncer() ? "SASL authentication failed" : "password authentication failed";
+}
+
 inline pq::driver make_driver(const std::string& conninfo, pq::driver_options o = {}) {
   absl::StatusOr<pq::driver> d = pq::driver::create(conninfo, std::move(o));
   REQUIRE_MESSAGE(d.ok(), text(d));

@@ -12,6 +12,7 @@
 
 #include <libpq-fe.h>
 
+#include <chrono>
 #include <cstdint>
 #include <initializer_list>
 #include <memory>
@@ -227,6 +228,7 @@ class connection {
   // with a reason given to cancel(reason).
   [[nodiscard]] absl::Status query_error(const PGresult* res, std::string_view sql);
   void forget_cancel_reason() noexcept;
+  void drain_pending(std::chrono::milliseconds limit) noexcept;
   // Whether a sync follows pending_[i]: after the ROLLBACK and the last.
   bool ends_segment(std::size_t i) const noexcept {
     return (i == 0 && pending_rollback_) || i + 1 == pending_.size();
