@@ -28,6 +28,7 @@
 #include "sandpool/core/detail/activity_recorder.hpp"
 #include "sandpool/core/detail/codel.hpp"
 #include "sandpool/core/detail/deadline.hpp"
+#include "sandpool/core/detail/event_queue.hpp"
 #include "sandpool/core/detail/fiber_notify.hpp"
 #include "sandpool/core/detail/histogram.hpp"
 #include "sandpool/core/detail/messages.hpp"
@@ -277,13 +278,7 @@ class core {
 
   // The state a returned connection is judged by; a driver that resets
   // sessions starts the reset here (without waiting for it).
-  tx_status returned_status(connection& c) noexcept {
-    if constexpr (requires { { driver_.recycle(c) } noexcept -> std::same_as<tx_status>; }) {
-      return driver_.recycle(c);
-    } else {
-      return driver_.transaction_status(c);
-    }
-  }
+  tx_status returned_status(connection& c) noexcept;
   void lease(slot_type& s, time_point now, source_location site) noexcept {
     s.state = slot_state::leased;
     s.leased_at = now;
@@ -321,35 +316,21 @@ class core {
     s.why = why;
     wake_housekeeper();
   }
-  // A connection is gone: counted, and told to the event hook.
-  void discarded(const slot_type& s, time_point now) noexcept {
-    ++discarded_;
-    ++discarded_by_[static_cast<std::size_t>(s.why)];
-    if (options_.on_event) {
-      pool_event e{pool_event_kind::discarded, {}, {}};
-      e.reason = s.why;
-      e.duration = now - s.created;
-      note(std::move(e));
-    }
-  }
+  // A connection is gone: counted, and told to the event hook. Under the lock.
+  void discarded(const slot_type& s, time_point now) noexcept;
   // Queues an event for the hook, which housekeeping runs outside the lock.
-  // Under the lock. At most max_pending_events wait; the rest are dropped.
+  // Under the lock.
   void note(pool_event e) noexcept {
-    if (!options_.on_event || events_.size() >= max_pending_events) return;
+    if (!options_.on_event) return;
     e.pool = options_.name;
-    try {
-      events_.push_back(std::move(e));
-    } catch (...) {  // NOLINT(bugprone-empty-catch): no memory: the event is dropped
-      return;
-    }
-    wake_housekeeper();
+    if (events_.push(std::move(e))) wake_housekeeper();
   }
   // Runs the hook on the queued events. Not under the lock.
   void deliver_events() noexcept {
     std::vector<pool_event> out;
     {
       lock_type lk(lock_);
-      out.swap(events_);
+      out = events_.take();
     }
     for (const pool_event& e : out) detail::deliver(options_.on_event, e);
   }
@@ -387,8 +368,7 @@ class core {
   codel<time_point> codel_;
   histogram wait_hist_;
   duration_histogram wait_buckets_, hold_hist_, connect_hist_;
-  static constexpr std::size_t max_pending_events = 4096;
-  std::vector<pool_event> events_;  // for the hook, oldest first
+  event_queue events_;  // for the hook
   // Null unless SANDPOOL_METRICS_EXPORT is set (sandpool/core/activity.hpp).
   std::unique_ptr<activity_recorder> activity_;
   std::uint64_t checkouts_ = 0, timeouts_ = 0, drops_ = 0, connects_ = 0,

@@ -47,6 +47,27 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
   return w.failure;
 }
 
+template <driver Driver, class Clock>
+tx_status core<Driver, Clock>::returned_status(connection& c) noexcept {
+  if constexpr (requires { { driver_.recycle(c) } noexcept -> std::same_as<tx_status>; }) {
+    return driver_.recycle(c);
+  } else {
+    return driver_.transaction_status(c);
+  }
+}
+
+template <driver Driver, class Clock>
+void core<Driver, Clock>::discarded(const slot_type& s, time_point now) noexcept {
+  ++discarded_;
+  ++discarded_by_[static_cast<std::size_t>(s.why)];
+  if (options_.on_event) {
+    pool_event e{pool_event_kind::discarded, {}, {}};
+    e.reason = s.why;
+    e.duration = now - s.created;
+    note(std::move(e));
+  }
+}
+
 // Fails every waiter with `why` (the connect error no wait will fix). Under
 // the lock.
 template <driver Driver, class Clock>
