@@ -2,6 +2,7 @@
 // pool, label values escaped, durations in seconds.
 #include "sandpool/core/prometheus.hpp"
 
+#include <charconv>
 #include <cstdint>
 #include <functional>
 #include <type_traits>
@@ -33,9 +34,16 @@ double seconds(std::int64_t ns) { return static_cast<double>(ns) / 1e9; }
 // Appends text and numbers (Debian's Abseil takes no std::string_view).
 void put_one(std::string& out, std::string_view s) { out.append(s); }
 template <class N>
-  requires std::is_arithmetic_v<N>
+  requires std::is_integral_v<N>
 void put_one(std::string& out, N n) {
   absl::StrAppend(&out, n);
+}
+// The shortest text that reads back as the same double: no precision lost
+// in a large _sum.
+void put_one(std::string& out, double d) {
+  char buf[32];
+  const std::to_chars_result r = std::to_chars(buf, buf + sizeof buf, d);
+  out.append(buf, r.ptr);
 }
 template <class... Parts>
 void put(std::string& out, const Parts&... parts) {

@@ -81,9 +81,12 @@ connection::~connection() { close(); }
 // Reads what a pending reset has still to answer, for at most `limit`, so
 // that the server is idle when the connection closes: a proxy in between
 // (PgBouncer 1.18) that thinks it idle after the first of several answers
-// would hand the rest to its next client.
+// would hand the rest to its next client. Only for a reset sent within the
+// last second: an older one has long been answered (and a server that never
+// answers must not make every close wait).
 void connection::drain_pending(std::chrono::milliseconds limit) noexcept {
   if (pending_.empty() || conn_ == nullptr || PQstatus(conn_) != CONNECTION_OK) return;
+  if (std::chrono::steady_clock::now() - pending_since_ > std::chrono::seconds(1)) return;
   std::size_t syncs = 0;
   for (std::size_t i = 0; i < pending_.size(); ++i) syncs += ends_segment(i) ? 1 : 0;
   const auto deadline = std::chrono::steady_clock::now() + limit;
@@ -110,6 +113,7 @@ connection::connection(connection&& other) noexcept
       hook_(std::exchange(other.hook_, nullptr)),
       pending_(std::exchange(other.pending_, {})),
       pending_rollback_(std::exchange(other.pending_rollback_, false)),
+      pending_since_(other.pending_since_),
       reset_noted_(std::exchange(other.reset_noted_, false)),
       touched_(std::exchange(other.touched_, false)),
       notices_(std::move(other.notices_)),
@@ -126,6 +130,7 @@ connection& connection::operator=(connection&& other) noexcept {
     hook_ = std::exchange(other.hook_, nullptr);
     pending_ = std::exchange(other.pending_, {});
     pending_rollback_ = std::exchange(other.pending_rollback_, false);
+    pending_since_ = other.pending_since_;
     reset_noted_ = std::exchange(other.reset_noted_, false);
     touched_ = std::exchange(other.touched_, false);
     notices_ = std::move(other.notices_);
@@ -136,7 +141,7 @@ connection& connection::operator=(connection&& other) noexcept {
 }
 
 void connection::close() noexcept {
-  drain_pending(std::chrono::milliseconds(500));
+  drain_pending(std::chrono::milliseconds(100));
   pending_.clear();
   if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
   if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));

@@ -137,16 +137,15 @@ absl::StatusOr<driver::connection> driver::connect() const {
   connection c(conn);
   c.route_notices(config_->notices);
   if (config_->reset.is_custom()) {
-    for (const std::string& sql : config_->reset.statements()) {
-      absl::StatusOr<result> r = c.exec_direct(sql);
-      if (!r.ok() && c.ok()) {
-        return absl::InvalidArgumentError(text::concat(
-            "cannot use the connection to ", config_->description,
-            ": the custom session reset failed on it at \"", sql, "\": ", std::string(r.status().message()),
-            ". Fix: correct the statements given to session_reset::custom (each one statement "
-            "the role may run outside a transaction block)"));
-      }
-      if (!r.ok()) return r.status();
+    // Run as it will run after a lease: queued together, then read.
+    absl::Status checked = c.send_reset(config_->reset.statements(), false);
+    if (checked.ok()) checked = c.read_reset();
+    if (!checked.ok()) {
+      return absl::InvalidArgumentError(text::concat(
+          "cannot use the connection to ", config_->description,
+          ": the custom session reset failed on it: ", std::string(checked.message()),
+          ". Fix: correct the statements given to session_reset::custom (each one statement, "
+          "all run in one implicit transaction, so DISCARD ALL only alone)"));
     }
   }
   return c;
@@ -209,7 +208,12 @@ tx_status driver::recycle(connection& c) const noexcept {
   }
   if (status != tx_status::idle || !owed(c)) return status;  // reset() does the rest
   c.forget_session_touched();
-  if (!c.send_reset(config_->reset.statements(), false).ok()) return tx_status::broken;
+  try {
+    if (!c.send_reset(config_->reset.statements(), false).ok()) return tx_status::broken;
+  } catch (...) {  // no memory for the request: the pool replaces the connection
+    c.close();
+    return tx_status::broken;
+  }
   return c.server_transaction_status();
 }
 

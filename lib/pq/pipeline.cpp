@@ -115,6 +115,7 @@ absl::Status connection::send_reset(std::span<const std::string> statements, boo
   if (rollback) pending_.emplace_back("ROLLBACK");
   pending_.insert(pending_.end(), statements.begin(), statements.end());
   pending_rollback_ = rollback;
+  pending_since_ = std::chrono::steady_clock::now();
   // The ROLLBACK under a sync of its own, then the statements in one
   // implicit transaction of their own (a lone DISCARD ALL may run there).
   // PQpipelineSync flushes: the request is on its way when this returns.
@@ -162,10 +163,12 @@ absl::Status connection::settle(bool keep_pipeline) {
     close();
     return absl::UnavailableError(text::concat(
         "the session reset after the connection's previous lease failed at \"", sent[i],
-        "\": ", std::string(step.message()),
-        "; the connection was closed so that the pool replaces it, and nothing of this use "
-        "was sent. Fix: check the session_reset given to sandpool::pq::driver::create (a "
-        "custom statement the role may not run?)"));
+        "\": ", std::string(step.message()), "; the connection was closed so that the pool replaces it",
+        keep_pipeline ? ", after the statements queued behind the reset were sent: they may have "
+                        "run, and their answers were not read"
+                      : ", and nothing of this use was sent",
+        ". Fix: check the session_reset given to sandpool::pq::driver::create (a custom "
+        "statement the role may not run?)"));
   }
   return absl::OkStatus();
 }

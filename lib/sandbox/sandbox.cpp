@@ -25,7 +25,9 @@ constexpr std::string_view base_savepoint = "SAVEPOINT sandpool_base";
 // statements, session advisory locks, settings, LISTEN, cursors, temp
 // tables, cached plans and sequence state of the session (not sequence
 // values, which no rollback undoes). The pool's reset machinery, with
-// DISCARD ALL whatever the pool's own policy: tests share nothing.
+// DISCARD ALL whatever the pool's own policy (except an unsandboxed lease
+// returned inside a transaction, which the pool rolls back and resets by
+// its own policy): tests share nothing.
 const pq::session_reset& between_owners() {
   static const pq::session_reset reset = pq::session_reset::discard_all();
   return reset;

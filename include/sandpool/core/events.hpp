@@ -1,10 +1,11 @@
 // What a pool tells an operator as it happens: connections opened, failed
 // and discarded (and why), checkouts shed, timed out or refused, resets that
 // failed, and the server's notices. pool_options::on_event receives them,
-// never under the pool's lock, on whichever thread saw the event (the
-// housekeeping thread or a caller's); it must be quick and thread-safe, and
-// an exception it throws is dropped. Metrics count the same events; the hook
-// is for logs and alerts that need the reason.
+// never under the pool core's lock (the option says on which thread); it
+// must be quick and thread-safe, and an exception it throws is dropped. The
+// string_views in an event are valid only during the call: copy what you
+// keep. Metrics count the same events; the hook is for logs and alerts that
+// need the reason.
 #pragma once
 
 #include <chrono>

@@ -67,11 +67,13 @@ struct pool_options {
   // HikariCP's initializationFailTimeout. Needs housekeeping::thread.
   nanoseconds initial_connect_timeout = nanoseconds::zero();
   housekeeping housekeeper = housekeeping::thread;
-  // Receives the pool's events (sandpool/core/events.hpp) on the
-  // housekeeping thread, in order, within one housekeeping round (in
-  // maintain() under housekeeping::manual); with the libpq driver, also the
-  // server's notices, on the thread that ran the statement, instead of
-  // libpq's default of printing them to stderr. Unset: no events.
+  // Receives the pool's events (sandpool/core/events.hpp), oldest first,
+  // within one housekeeping round on the housekeeping thread (in maintain()
+  // under housekeeping::manual; after shutdown, on the thread that closes
+  // the connection); with the libpq driver, also the server's notices, on
+  // the thread that ran the statement, instead of libpq's default of
+  // printing them to stderr. May be called from several threads at once.
+  // Unset: no events.
   event_hook on_event = {};
 
   // Ok, or InvalidArgument naming the first bad option and how to fix it.

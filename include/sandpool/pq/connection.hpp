@@ -166,7 +166,9 @@ class connection {
   // lives; null restores the default. What the sink throws is dropped.
   void route_notices(std::shared_ptr<const notice_sink> sink) noexcept;
 
-  // Closes the connection now (idempotent). Never throws.
+  // Closes the connection now (idempotent). Never throws. A reset sent
+  // within the last second is read first, for at most 100 ms (see
+  // driver::close).
   void close() noexcept;
 
   // A setting the server reports (ParameterStatus: server_version,
@@ -245,6 +247,7 @@ class connection {
   // pending_rollback_ says whether the first is the ROLLBACK.
   std::vector<std::string> pending_;
   bool pending_rollback_ = false;
+  std::chrono::steady_clock::time_point pending_since_{};  // when pending_ was sent
   bool reset_noted_ = false;  // see note_session_reset()
   bool touched_ = false;      // see session_touched()
   std::shared_ptr<const notice_sink> notices_;  // see route_notices()

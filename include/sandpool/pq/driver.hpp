@@ -79,7 +79,9 @@ class driver {
   // The session reset this driver runs.
   [[nodiscard]] const session_reset& reset_policy() const noexcept;
 
-  // Closes c. Never throws; does not wait for the server.
+  // Closes c. Never throws; waits for the server only to read the answer to
+  // a session reset sent within the last second (at most 100 ms), so that a
+  // proxy in between never hands that answer to its next client.
   void close(connection& c) const noexcept;
 
   // Asks the server to cancel the query running on c; see

@@ -74,8 +74,10 @@ class session_reset {
 // A cheap scan, not a parser: the first word of every statement (SET, RESET,
 // PREPARE, LISTEN, DECLARE, LOAD, DISCARD, DO, CALL) and, anywhere,
 // set_config, advisory_lock and temp. A false yes costs one reset; what it
-// cannot see is a server-side function changing the session, which is what
-// session_reset::always() is for.
+// cannot see is a server-side function changing the session (setseed(),
+// dblink_connect(), a function calling set_config()), nor the currval()
+// state an INSERT into a serial column leaves; session_reset::always() is
+// for code that relies on those being reset.
 [[nodiscard]] bool may_change_session(std::string_view sql) noexcept;
 
 }  // namespace sandpool::pq

@@ -237,6 +237,19 @@ PG_TEST_CASE("custom: your statements run after each lease; one that fails fails
   CHECK(p.status().code() == absl::StatusCode::kInvalidArgument);
   CHECK(text(p).find("custom session reset failed") != std::string::npos);
   CHECK(text(p).find("no_such_setting_x") != std::string::npos);
+
+  // Checked as it runs after a lease: DISCARD ALL refuses to share the
+  // implicit transaction with another statement.
+  absl::StatusOr<pq::session_reset> shared = pq::session_reset::custom({"UNLISTEN *", "DISCARD ALL"});
+  REQUIRE(shared.ok());
+  pool_options o2 = options_for(app_name("reset-custom-shared"));
+  o2.max_size = 1;
+  o2.initial_connect_timeout = std::chrono::seconds(5);
+  absl::StatusOr<sandpool::pool> p2 =
+      sandpool::pool::create(make_driver(dsn(), {*shared}), std::move(o2));
+  REQUIRE_FALSE(p2.ok());
+  CHECK(p2.status().code() == absl::StatusCode::kInvalidArgument);
+  CHECK(text(p2).find("DISCARD ALL") != std::string::npos);
 }
 
 }  // namespace

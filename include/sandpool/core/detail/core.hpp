@@ -109,7 +109,8 @@ class core {
 
   // Takes a leased slot back. A clean connection goes to the first waiter
   // or the idle head; a dirty or broken one is left for housekeeping, so the
-  // next caller never gets it dirty and the returning caller does no I/O.
+  // next caller never gets it dirty and the returning caller waits for no
+  // I/O (a driver's recycle() may queue a session reset: a write, no wait).
   void release(slot_type* s, bool discard = false) noexcept {
     const tx_status status = discard ? tx_status::broken : returned_status(*s->conn);
     if (activity_ != nullptr) [[unlikely]]

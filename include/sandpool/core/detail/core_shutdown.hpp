@@ -103,11 +103,18 @@ void core<Driver, Clock>::release_after_close(lock_type& lk, slot_type& s) noexc
   s.why = discard_reason::closed;
   --open_;
   discarded(s, clock_.now());
-  const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
+  // Counted as blocked while it closes and delivers outside the lock, so
+  // that orphan() cannot delete the core under it.
+  ++blocked_;
   detail::notify_all(drained_cv_);
   lk.unlock();
   driver_.close(*c);
   deliver_events();  // housekeeping has stopped
+  lk.lock();
+  --blocked_;
+  const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
+  detail::notify_all(drained_cv_);
+  lk.unlock();
   if (last) delete this;
 }
 
