@@ -6,6 +6,7 @@
 
 #include <cstdlib>
 #include <memory>
+#include <span>
 #include <string_view>
 #include <vector>
 
@@ -163,7 +164,9 @@ absl::Status driver::validate(connection& c) const {
 }
 
 absl::Status driver::reset(connection& c) const {
-  const std::vector<std::string>& statements = owed(c) ? config_->reset.statements() : none_;
+  const std::span<const std::string> statements =
+      owed(c) ? std::span<const std::string>(config_->reset.statements())
+              : std::span<const std::string>();
   bool rollback = true;
   switch (c.server_transaction_status()) {
     case tx_status::idle:

@@ -105,7 +105,6 @@ class driver {
   // Whether c's session reset is due (see session_reset::always()).
   bool owed(const connection& c) const noexcept;
 
-  inline static const std::vector<std::string> none_{};
   std::shared_ptr<const config> config_;  // never null
 };
 
