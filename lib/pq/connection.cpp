@@ -71,6 +71,23 @@ void connection::route_notices(std::shared_ptr<const notice_sink> sink) noexcept
   notices_ = std::move(sink);
 }
 
+void connection::divert_notices(PQnoticeReceiver receiver, void* arg) noexcept {
+  if (conn_ == nullptr) return;
+  PQnoticeReceiver before = PQsetNoticeReceiver(conn_, receiver, arg);
+  if (!diverted_) diverted_from_ = before;
+  diverted_ = true;
+}
+
+void connection::restore_notices() noexcept {
+  if (conn_ == nullptr || !diverted_) return;
+  diverted_ = false;
+  if (notices_ != nullptr) {
+    PQsetNoticeReceiver(conn_, &receive_notice, const_cast<notice_sink*>(notices_.get()));
+  } else {
+    PQsetNoticeReceiver(conn_, diverted_from_, nullptr);
+  }
+}
+
 connection::connection(PGconn* conn)
     : conn_(conn), target_(describe_conn(conn)) {
   if (conn_ != nullptr) cancel_ = PQgetCancel(conn_);

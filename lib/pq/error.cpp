@@ -12,6 +12,7 @@
 #include "absl/strings/cord.h"
 #include "sandpool/pq/redact.hpp"
 #include "sandpool/pq/sqlstate.hpp"
+#include "sandpool/pq/server_error.hpp"
 #include "text.hpp"
 
 namespace sandpool::pq::internal {
@@ -225,7 +226,9 @@ absl::Status query_error(PGconn* conn, const PGresult* res,
   message += while_running(sql);
   const absl::StatusCode code =
       state.empty() ? absl::StatusCode::kUnknown : code_for_sqlstate(state);
-  return with_sqlstate(code, message, state);
+  absl::Status status = with_sqlstate(code, message, state);
+  attach_error_fields(status, fields_of(res));
+  return status;
 }
 
 absl::Status cancelled_error(std::string_view reason, std::string_view sql) {

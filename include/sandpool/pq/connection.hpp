@@ -165,6 +165,11 @@ class connection {
   // libpq's default receiver (stderr), for as long as this connection
   // lives; null restores the default. What the sink throws is dropped.
   void route_notices(std::shared_ptr<const notice_sink> sink) noexcept;
+  // Hands the server's notices, whole, to receiver(arg, res) until
+  // restore_notices(), for a caller that passes them on unchanged (the
+  // gateway, during a session's turn). Not thread-safe, like exec().
+  void divert_notices(PQnoticeReceiver receiver, void* arg) noexcept;
+  void restore_notices() noexcept;
 
   // Closes the connection now (idempotent). Never throws. A reset sent
   // within the last second is read first, for at most 100 ms (see
@@ -251,6 +256,8 @@ class connection {
   bool reset_noted_ = false;  // see note_session_reset()
   bool touched_ = false;      // see session_touched()
   std::shared_ptr<const notice_sink> notices_;  // see route_notices()
+  PQnoticeReceiver diverted_from_ = nullptr;     // see divert_notices()
+  bool diverted_ = false;
   PQnoticeReceiver previous_receiver_ = nullptr;  // libpq's, before route_notices()
   // Why the next query error 57014 happened, if cancel(reason) said; set by
   // the canceller's thread, taken by the querying one.

@@ -1,0 +1,119 @@
+// One client of the gateway: its startup, its messages and its emulated
+// session. It owns the session's state: its prepared statements and portals
+// (named on the backend per session), whether it holds a turn on the
+// owner's connection, whether its statements of the current segment run
+// under the gateway's savepoint (sandpool_tx, opened outside a block), and
+// whether it skips messages until Sync after an error. Used by the
+// session's own thread, except cancel() and client_gone(), which other
+// threads call under lock_.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "gateway/backend.hpp"
+#include "gateway/state.hpp"
+#include "sandpool/gateway/wire.hpp"
+#include "sandpool/pool.hpp"
+
+namespace sandpool::gw {
+
+class session {
+ public:
+  session(gateway::state& g, int fd) : g_(g), fd_(fd) {}
+  ~session();
+  session(const session&) = delete;
+  session& operator=(const session&) = delete;
+
+  // The thread's body: startup, then messages until the client leaves.
+  void run();
+
+  std::int32_t pid() const noexcept { return pid_; }
+  std::int32_t key() const noexcept { return key_; }
+  int fd() const noexcept { return fd_; }
+  // Cancels the statement this session runs now, if any. Thread-safe.
+  void cancel();
+  // The client's socket closed: cancel what runs; the thread cleans up.
+  void client_gone();
+
+ private:
+  struct statement {
+    std::string sql;
+    std::vector<std::uint32_t> types;
+    std::string server;    // the backend's name for it; empty: not prepared yet
+    bool control = false;  // transaction control: run through the sandbox
+    bool empty = false;    // no statement at all
+  };
+  struct portal {
+    std::shared_ptr<statement> stmt;
+    std::vector<std::optional<std::string>> values;
+    std::vector<std::int16_t> formats;
+    int result_format = 0;
+    result_ptr result;  // executed; rows from `next` still to send
+    int next = 0;
+  };
+
+  // Startup: false if the session ends.
+  bool startup();
+  bool read_packet(bool startup, std::string& packet);
+  bool send_out();
+  void fatal(std::string_view state, std::string_view message);
+
+  bool handle(const wire::message& m, bool sync_next);
+  void simple_query(std::string_view sql);
+  void on_parse(const wire::parse& p);
+  void on_bind(const wire::bind& b);
+  void on_describe(const wire::describe& d);
+  void on_execute(const wire::execute& e, bool sync_next);
+  void on_close(const wire::close& c);
+  void on_sync();
+
+  // Takes a turn on the owner's connection (false: the error was written,
+  // and `ended_` says whether the session ends).
+  bool take_turn();
+  void end_turn_if_idle();
+  pq::connection& conn() { return **turn_; }
+  bool sandboxed() { return conn().hook() != nullptr; }
+  bool in_block() { return conn().transaction_status() != tx_status::idle; }
+  char status_byte();
+  // Runs a pipeline with the session's savepoint as needed: `close` ends
+  // the implicit savepoint in the same trip. Marks the statement running
+  // for cancel().
+  pipeline_outcome pipeline(std::span<const call> calls, bool close);
+  // Undoes the session's savepoint after a failed statement.
+  void undo_implicit();
+  void release_implicit();
+  // Runs transaction control through the sandbox (exec()).
+  bool control(std::string_view sql, std::size_t offset);  // false: it failed
+  bool ensure_prepared(statement& s);
+  void error(const absl::Status& s, std::size_t offset = 0);
+  void error(std::string_view state, std::string_view message);
+  void sync_parameters();
+  void abandon();
+  static void on_notice(void* arg, const PGresult* res);
+
+  gateway::state& g_;
+  int fd_;
+  std::int32_t pid_ = 0, key_ = 0;
+  std::string owner_key_;  // the token, or "" for the shared owner
+  bool entered_ = false, ended_ = false, skipping_ = false, implicit_ = false;
+  std::string in_, out_;
+  std::optional<pool::lease_type> turn_;
+  std::map<std::string, std::shared_ptr<statement>> statements_;
+  std::map<std::string, portal> portals_;
+  std::vector<std::string> server_names_;  // every statement prepared on the backend
+  std::uint64_t names_ = 0;
+  std::map<std::string, std::string> parameters_;  // ParameterStatus values sent
+
+  std::mutex lock_;  // guards running_ and gone_
+  pq::connection* running_ = nullptr;
+  bool gone_ = false;
+};
+
+}  // namespace sandpool::gw
