@@ -157,6 +157,23 @@ TEST_CASE("without a token outside shared mode a session is refused with the way
   CHECK_FALSE(bad.ok());
 }
 
+TEST_CASE("a revoked token ends the session at its next turn; shared mode needs none") {
+  gateway_env env;
+  client a(env.gw->conninfo(env.token));
+  REQUIRE_MESSAGE(a.ok(), a.error());
+  CHECK(a.run("SELECT 1") == "1");
+  REQUIRE(env.p.ownership().revoke(env.token).ok());
+  PGresult* r = PQexec(a.c, "SELECT 2");
+  CHECK(PQresultStatus(r) == PGRES_FATAL_ERROR);
+  CHECK(contains(PQerrorMessage(a.c), "revoked"));
+  PQclear(r);
+  REQUIRE(env.p.ownership().set_mode(shared_mode{current_owner()}).ok());
+  client b(env.gw->conninfo());
+  REQUIRE_MESSAGE(b.ok(), b.error());
+  CHECK(b.run("INSERT INTO " + ledger() + " (tag, n) VALUES ('gw-shared', 1)") == "INSERT 0 1");
+  CHECK(env.owner_count("tag = 'gw-shared'") == 1);
+}
+
 TEST_CASE("a malformed message gets an ErrorResponse and a closed session") {
   gateway_env env;
   const int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
