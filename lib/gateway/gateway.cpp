@@ -126,6 +126,7 @@ void gateway::state::watch_loop() {
     {
       std::lock_guard lk(lock_);
       for (const auto& [pid, s] : sessions_) {
+        if (s->hung_up) continue;
         fds.push_back({s->fd(), POLLRDHUP, 0});
         pids.push_back(pid);
       }
@@ -135,7 +136,10 @@ void gateway::state::watch_loop() {
     std::lock_guard lk(lock_);
     for (std::size_t i = 1; i < fds.size(); ++i) {
       if ((fds[i].revents & (POLLRDHUP | POLLHUP | POLLERR)) == 0) continue;
-      if (auto it = sessions_.find(pids[i]); it != sessions_.end()) it->second->client_gone();
+      if (auto it = sessions_.find(pids[i]); it != sessions_.end()) {
+        it->second->hung_up = true;
+        it->second->client_gone();
+      }
     }
   }
 }

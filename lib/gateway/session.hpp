@@ -41,6 +41,10 @@ class session {
   void cancel();
   // The client's socket closed: cancel what runs; the thread cleans up.
   void client_gone();
+  // The watchdog has seen this client hang up (guarded by the gateway
+  // state's lock): its socket is not watched again, so a hang-up is
+  // reported once.
+  bool hung_up = false;
 
  private:
   struct statement {
