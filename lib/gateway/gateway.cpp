@@ -76,6 +76,24 @@ void gateway::state::cancel(std::int32_t pid, std::int32_t key) {
   if (it != sessions_.end() && it->second->key() == key) it->second->cancel();
 }
 
+void gateway::state::set_turn_holder(const std::string& owner_key, std::int32_t pid) {
+  std::lock_guard lk(lock_);
+  holders_[owner_key] = pid;
+}
+
+void gateway::state::clear_turn_holder(const std::string& owner_key, std::int32_t pid) {
+  std::lock_guard lk(lock_);
+  if (auto it = holders_.find(owner_key); it != holders_.end() && it->second == pid) {
+    holders_.erase(it);
+  }
+}
+
+std::int32_t gateway::state::turn_holder(const std::string& owner_key) const {
+  std::lock_guard lk(lock_);
+  auto it = holders_.find(owner_key);
+  return it == holders_.end() ? 0 : it->second;
+}
+
 std::size_t gateway::state::count() const {
   std::lock_guard lk(lock_);
   return sessions_.size();

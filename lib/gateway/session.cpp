@@ -188,8 +188,14 @@ bool session::take_turn() {
   if (!owner_key_.empty()) {
     // A revoked token ends the session at its next turn.
     if (absl::Status s = g_.pool_.ownership().adopt_token(owner_key_); !s.ok()) {
+      // The token is gone. An owner that ended left this session's
+      // allowance saying why (checkin, ownership timeout, exit); a revoked
+      // token with its owner still there does not.
+      auto l = g_.pool_.checkout(std::chrono::milliseconds(0));
+      const bool ended = !l.ok() && l.status().code() != absl::StatusCode::kDeadlineExceeded &&
+                         l.status().code() != absl::StatusCode::kResourceExhausted;
       fatal("57P01", text::concat("terminating gateway session: ",
-                                  text::from_absl(s.message())));
+                                  text::from_absl(ended ? l.status().message() : s.message())));
       return false;
     }
   }
@@ -199,7 +205,19 @@ bool session::take_turn() {
     // that ended (checkin, timeout, exit) ends the session.
     if (l.status().code() == absl::StatusCode::kDeadlineExceeded ||
         l.status().code() == absl::StatusCode::kResourceExhausted) {
-      error("55P03", text::from_absl(l.status().message()));
+      const std::int32_t holder = g_.turn_holder(owner_key_);
+      error("55P03",
+            text::concat(
+                "sandbox gateway: session ", std::to_string(pid_),
+                " waited longer than gateway_options.turn_timeout (",
+                std::to_string(g_.options_.turn_timeout.count()),
+                " ms) for its turn on the owner's connection, held by ",
+                holder != 0 ? text::concat("gateway session ", std::to_string(holder),
+                                           " (a session keeps the turn inside its "
+                                           "transaction block)")
+                            : std::string("the owner or another of its callers"),
+                ". Fix: end that transaction sooner, or raise turn_timeout. The pool says: ",
+                text::from_absl(l.status().message())));
       return false;
     }
     fatal("57P01", text::concat("terminating gateway session: ",
@@ -207,6 +225,7 @@ bool session::take_turn() {
     return false;
   }
   turn_.emplace(std::move(*l));
+  g_.set_turn_holder(owner_key_, pid_);
   conn().divert_notices(&session::on_notice, this);
   (void)conn().read_reset();
   return true;
@@ -215,6 +234,7 @@ bool session::take_turn() {
 void session::end_turn_if_idle() {
   if (!turn_ || implicit_ || in_block()) return;
   conn().restore_notices();
+  g_.clear_turn_holder(owner_key_, pid_);
   turn_.reset();
 }
 
@@ -280,7 +300,7 @@ void session::run() {
 
 void session::abandon() {
   // Roll back what the client left open, and drop what it prepared.
-  if (!turn_ && server_names_.empty()) return;
+  if (!turn_ && server_names_.empty() && sql_prepared_.empty() && cursors_.empty()) return;
   {
     std::lock_guard lk(lock_);
     gone_ = false;  // the cleanup's own statements must not be cancelled
@@ -293,21 +313,19 @@ void session::abandon() {
   }
   if (implicit_) undo_implicit();
   if (sandboxed() && in_block()) (void)conn().exec("ROLLBACK");
+  const std::vector<std::string> sql = cleanup_statements();
   std::vector<call> drops;
-  std::vector<std::string> sql;
-  sql.reserve(server_names_.size());
-  for (const std::string& n : server_names_) sql.push_back("DEALLOCATE " + n);
   for (const std::string& s : sql) drops.push_back(call{.sql = s});
   if (!drops.empty()) {
     const bool box = sandboxed() && !in_block();
     (void)run_pipeline(conn().native(), box ? "SAVEPOINT sandpool_tx" : "", drops,
                        box ? "RELEASE SAVEPOINT sandpool_tx" : "");
-    // A DEALLOCATE that failed aborted the pipeline: undo the savepoint.
+    // A drop that failed aborted the pipeline: undo the savepoint.
     if (box && conn().server_transaction_status() == tx_status::in_error) undo_implicit();
   }
-  server_names_.clear();
   out_.clear();
   conn().restore_notices();
+  g_.clear_turn_holder(owner_key_, pid_);
   turn_.reset();
 }
 

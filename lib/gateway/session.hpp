@@ -13,12 +13,14 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "gateway/backend.hpp"
 #include "gateway/state.hpp"
+#include "sandbox/sql_parser.hpp"
 #include "sandpool/gateway/wire.hpp"
 #include "sandpool/pool.hpp"
 
@@ -100,6 +102,19 @@ class session {
   void error(std::string_view state, std::string_view message);
   void sync_parameters();
   void abandon();
+  // Named server objects made in SQL (session_names.cpp): whether the
+  // gateway runs the statement itself (DEALLOCATE of a protocol statement,
+  // DEALLOCATE ALL, CLOSE ALL, PREPARE of a name Parse took) and running it
+  // (false: the error was written); tracking one that ran on the server;
+  // the statement a name refers to (Parse's or PREPARE's; null if none);
+  // the session's cursors still open; and the statements that drop what
+  // the session leaves behind.
+  bool runs_itself(const sql::named_object& o) const;
+  bool run_itself(const sql::named_object& o);
+  void track(const sql::named_object& o);
+  std::shared_ptr<statement> find_statement(const std::string& name);
+  std::vector<std::string> open_cursors();
+  std::vector<std::string> cleanup_statements();
   static void on_notice(void* arg, const PGresult* res);
 
   gateway::state& g_;
@@ -111,7 +126,8 @@ class session {
   std::optional<pool::lease_type> turn_;
   std::map<std::string, std::shared_ptr<statement>> statements_;
   std::map<std::string, portal> portals_;
-  std::vector<std::string> server_names_;  // every statement prepared on the backend
+  std::vector<std::string> server_names_;  // every statement Parse prepared on the backend
+  std::set<std::string> sql_prepared_, cursors_;  // made by PREPARE and DECLARE
   std::uint64_t names_ = 0;
   std::map<std::string, std::string> parameters_;  // ParameterStatus values sent
 

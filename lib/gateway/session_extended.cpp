@@ -13,7 +13,7 @@ namespace sandpool::gw {
 
 void session::on_parse(const wire::parse& p) {
   const std::string name(p.name);
-  if (!name.empty() && statements_.contains(name)) {
+  if (!name.empty() && (statements_.contains(name) || sql_prepared_.contains(name))) {
     error("42P05", text::concat("prepared statement \"", name, "\" already exists"));
     skipping_ = true;
     return;
@@ -64,8 +64,8 @@ bool session::ensure_prepared(statement& s) {
 
 void session::on_bind(const wire::bind& b) {
   const std::string name(b.statement);
-  auto it = statements_.find(name);
-  if (it == statements_.end()) {
+  std::shared_ptr<statement> stmt = find_statement(name);
+  if (!stmt) {
     error("26000", text::concat("prepared statement \"", name, "\" does not exist"));
     skipping_ = true;
     return;
@@ -88,7 +88,7 @@ void session::on_bind(const wire::bind& b) {
     format = f;
   }
   portal p;
-  p.stmt = it->second;
+  p.stmt = std::move(stmt);
   p.formats = b.param_formats;
   p.result_format = format;
   p.values.reserve(b.values.size());
@@ -104,13 +104,12 @@ void session::on_describe(const wire::describe& d) {
   std::shared_ptr<statement> s;
   const portal* p = nullptr;
   if (d.kind == 'S') {
-    auto it = statements_.find(std::string(d.name));
-    if (it == statements_.end()) {
+    s = find_statement(std::string(d.name));
+    if (!s) {
       error("26000", text::concat("prepared statement \"", d.name, "\" does not exist"));
       skipping_ = true;
       return;
     }
-    s = it->second;
   } else {
     auto it = portals_.find(std::string(d.name));
     if (it == portals_.end()) {

@@ -4,8 +4,6 @@
 // sandpool_tx (the statement's implicit transaction), opened and released
 // in the statements' own round trip; inside one they are sent as written;
 // transaction control goes through the sandbox's exec() translation.
-#include <unistd.h>
-
 #include "gateway/session.hpp"
 #include "sandpool/sandbox/statement.hpp"
 #include "text.hpp"
@@ -118,7 +116,18 @@ void session::simple_query(std::string_view sql) {
     return;
   }
   const bool strings = conn().parameter("standard_conforming_strings") != "off";
-  const std::vector<std::string_view> pieces = split_statements(sql, strings);
+  std::vector<std::string_view> pieces = split_statements(sql, strings);
+  // One statement goes as written, with its semicolon, as the server reads it.
+  if (pieces.size() == 1) pieces[0] = sql;
+  std::vector<bool> controls(pieces.size());
+  std::vector<sql::named_object> named(pieces.size());
+  for (std::size_t k = 0; k < pieces.size(); ++k) {
+    controls[k] = sandboxed() && is_control(classify_statement(pieces[k], strings).kind);
+    named[k] = sql::named_object_of(pieces[k], strings);
+  }
+  auto offset_of = [&](std::size_t k) {
+    return characters(sql.substr(0, pieces[k].data() - sql.data()));
+  };
   wire::writer w(out_);
   if (pieces.empty()) {
     w.empty_query();
@@ -128,18 +137,18 @@ void session::simple_query(std::string_view sql) {
     std::size_t i = 0;
     bool ok = true;
     while (i < pieces.size() && ok) {
-      const statement_info info = classify_statement(pieces[i], strings);
-      const std::size_t offset = characters(sql.substr(0, pieces[i].data() - sql.data()));
-      if (is_control(info.kind) && sandboxed()) {
-        ok = control(pieces[i], offset);
+      if (runs_itself(named[i])) {
+        ok = run_itself(named[i]);
+        ++i;
+        continue;
+      }
+      if (controls[i]) {
+        ok = control(pieces[i], offset_of(i));
         ++i;
         continue;
       }
       std::size_t j = i + 1;
-      while (j < pieces.size() &&
-             (!sandboxed() || !is_control(classify_statement(pieces[j], strings).kind))) {
-        ++j;
-      }
+      while (j < pieces.size() && !controls[j] && !runs_itself(named[j])) ++j;
       std::vector<call> calls;
       for (std::size_t k = i; k < j; ++k) calls.push_back(call{.sql = pieces[k]});
       pipeline_outcome out = pipeline(calls, j == pieces.size());
@@ -156,9 +165,9 @@ void session::simple_query(std::string_view sql) {
       for (std::size_t k = 0; k < calls.size() && ok; ++k) {
         const PGresult* r = out.results[k].get();
         if (r == nullptr || PQresultStatus(r) == PGRES_PIPELINE_ABORTED) break;
-        write_result(w, r, true,
-                     characters(sql.substr(0, pieces[i + k].data() - sql.data())));
+        write_result(w, r, true, offset_of(i + k));
         ok = !failed(r);
+        if (ok) track(named[i + k]);
       }
       if (ok && out.after && failed(out.after.get())) {
         write_result(w, out.after.get(), false);

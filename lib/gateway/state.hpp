@@ -46,6 +46,11 @@ class gateway::state : public std::enable_shared_from_this<gateway::state> {
   void cancel(std::int32_t pid, std::int32_t key);
   std::int32_t next_pid() { return next_pid_.fetch_add(1) + 1; }
   std::size_t count() const;
+  // Which session holds the turn on an owner's connection (0: none of the
+  // gateway's), for the turn-timeout error.
+  void set_turn_holder(const std::string& owner_key, std::int32_t pid);
+  void clear_turn_holder(const std::string& owner_key, std::int32_t pid);
+  std::int32_t turn_holder(const std::string& owner_key) const;
 
   void accept_loop();
   void watch_loop();
@@ -55,9 +60,10 @@ class gateway::state : public std::enable_shared_from_this<gateway::state> {
  private:
   void reap_finished();
 
-  mutable std::mutex lock_;  // guards sessions_, per_owner_, threads_
+  mutable std::mutex lock_;  // guards sessions_, per_owner_, holders_, threads_
   absl::flat_hash_map<std::int32_t, gw::session*> sessions_;  // by pid
   absl::flat_hash_map<std::string, std::size_t> per_owner_;
+  absl::flat_hash_map<std::string, std::int32_t> holders_;  // by owner key
   struct worker {
     std::thread thread;
     std::shared_ptr<std::atomic<bool>> done;

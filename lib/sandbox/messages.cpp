@@ -5,6 +5,7 @@
 
 #include "absl/strings/cord.h"
 #include "pq/error.hpp"
+#include "sandpool/pq/server_error.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 #include "text.hpp"
 
@@ -35,11 +36,14 @@ absl::Status append(const absl::Status& e, std::string_view more) {
 }  // namespace
 
 absl::Status needs_block(std::string_view command, std::string_view sql) {
-  return make(pq::code_for_sqlstate("25P01"),
-              concat("query failed [SQLSTATE 25P01]: ", command,
-                     " can only be used in transaction blocks (while running: ",
-                     pq::internal::sql_excerpt(sql), ")"),
-              "25P01");
+  // The server's own error, with its fields for clients that read them.
+  const std::string server = concat(command, " can only be used in transaction blocks");
+  absl::Status s = make(pq::code_for_sqlstate("25P01"),
+                        concat("query failed [SQLSTATE 25P01]: ", server, " (while running: ",
+                               pq::internal::sql_excerpt(sql), ")"),
+                        "25P01");
+  pq::attach_error_fields(s, {{'S', "ERROR"}, {'V', "ERROR"}, {'C', "25P01"}, {'M', server}});
+  return s;
 }
 
 absl::Status isolation_refused(std::string_view command, std::string_view requested,

@@ -24,6 +24,8 @@ constexpr std::uint32_t parse_result_stmts = 2;
 constexpr std::uint32_t raw_stmt_stmt = 1;
 constexpr std::uint32_t node_copy = 70, node_transaction = 86, node_variable_set = 97,
                         node_discard = 99, node_def_elem = 195, node_a_const = 238;
+constexpr std::uint32_t node_close_portal = 68, node_prepare = 119, node_deallocate = 121,
+                        node_declare_cursor = 122;
 constexpr std::uint64_t discard_mode_all = 1;
 constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2,
                         scan_token_token = 4;
@@ -251,6 +253,41 @@ statement_info variable_set_stmt(protobuf_reader r) {
   return info;
 }
 
+// Parses text and calls fn(node, field, wire type) for each field of each
+// statement's Node; returns how many statements there were, or -1 when the
+// parser rejected the text or its output was malformed.
+template <typename Fn>
+int for_each_node(const std::string& text, Fn fn) {
+  PgQueryProtobufParseResult parsed = pg_query_parse_protobuf(text.c_str());
+  int statements = -1;
+  if (parsed.error == nullptr) {
+    statements = 0;
+    protobuf_reader r(std::string_view(parsed.parse_tree.data, parsed.parse_tree.len));
+    for (int w; r.more();) {
+      if (r.field(w) != parse_result_stmts || w != 2) {
+        r.skip(w);
+        continue;
+      }
+      ++statements;
+      protobuf_reader raw = r.nested();
+      for (int rw; raw.more();) {
+        if (raw.field(rw) != raw_stmt_stmt || rw != 2) {
+          raw.skip(rw);
+          continue;
+        }
+        protobuf_reader node = raw.nested();
+        for (int nw = 0; node.more();) {
+          const std::uint32_t f = node.field(nw);
+          fn(node, f, nw);
+        }
+      }
+    }
+    if (!r.ok()) statements = -1;
+  }
+  pg_query_free_protobuf_parse_result(parsed);
+  return statements;
+}
+
 }  // namespace
 
 split_result split(std::string_view sql, bool standard_strings) {
@@ -296,53 +333,62 @@ statement_info classify(std::string_view statement, bool standard_strings) {
   if (!first) return statement_info{};
   if (first->empty()) return {statement_kind::empty, "", {}, false, {}};
   if (!may_matter(*first)) return statement_info{};
-  PgQueryProtobufParseResult parsed = pg_query_parse_protobuf(text.c_str());
   statement_info info;  // other: also what the parser rejects, sent as written
-  if (parsed.error == nullptr) {
-    protobuf_reader r(std::string_view(parsed.parse_tree.data, parsed.parse_tree.len));
-    int statements = 0;
-    for (int w; r.more();) {
-      if (r.field(w) != parse_result_stmts || w != 2) {
-        r.skip(w);
-        continue;
+  const int statements = for_each_node(text, [&](protobuf_reader& node, std::uint32_t f, int nw) {
+    if (f == node_transaction && nw == 2) {
+      info = transaction_stmt(node.nested(), *first);
+    } else if (f == node_variable_set && nw == 2) {
+      info = variable_set_stmt(node.nested());
+    } else if (f == node_discard && nw == 2) {
+      protobuf_reader d = node.nested();
+      for (int dw; d.more();) {
+        if (d.field(dw) != 1 || dw != 0) {
+          d.skip(dw);
+        } else if (d.varint() == discard_mode_all) {
+          info = {statement_kind::discard_all, "DISCARD ALL", {}, false, {}};
+        }
       }
-      ++statements;
-      protobuf_reader raw = r.nested();
-      for (int rw; raw.more();) {
-        if (raw.field(rw) != raw_stmt_stmt || rw != 2) {
-          raw.skip(rw);
-          continue;
-        }
-        protobuf_reader node = raw.nested();
-        for (int nw; node.more();) {
-          const std::uint32_t f = node.field(nw);
-          if (f == node_transaction && nw == 2) {
-            info = transaction_stmt(node.nested(), *first);
-          } else if (f == node_variable_set && nw == 2) {
-            info = variable_set_stmt(node.nested());
-          } else if (f == node_discard && nw == 2) {
-            protobuf_reader d = node.nested();
-            for (int dw; d.more();) {
-              if (d.field(dw) != 1 || dw != 0) {
-                d.skip(dw);
-              } else if (d.varint() == discard_mode_all) {
-                info = {statement_kind::discard_all, "DISCARD ALL", {}, false, {}};
-              }
-            }
-          } else if (f == node_copy && nw == 2) {
-            info = {statement_kind::copy, "COPY", {}, false, {}};
-            node.skip(nw);
-          } else {
-            node.skip(nw);
-          }
-        }
+    } else if (f == node_copy && nw == 2) {
+      info = {statement_kind::copy, "COPY", {}, false, {}};
+      node.skip(nw);
+    } else {
+      node.skip(nw);
+    }
+  });
+  if (statements == 0) info.kind = statement_kind::empty;
+  if (statements != 1 && statements != 0) info = statement_info{};
+  return info;
+}
+
+named_object named_object_of(std::string_view statement, bool standard_strings) {
+  const std::string text = c_string(statement, standard_strings);
+  const std::optional<std::string> first = first_token(text);
+  named_object out;
+  if (!first || (*first != "PREPARE" && *first != "DEALLOCATE" && *first != "DECLARE" &&
+                 *first != "CLOSE"))
+    return out;
+  const int statements = for_each_node(text, [&](protobuf_reader& node, std::uint32_t f, int nw) {
+    named_object::kind_type k = named_object::none;
+    if (f == node_prepare) k = named_object::prepare;
+    if (f == node_deallocate) k = named_object::deallocate;
+    if (f == node_declare_cursor) k = named_object::declare;
+    if (f == node_close_portal) k = named_object::close;
+    if (k == named_object::none || nw != 2) {
+      node.skip(nw);
+      return;
+    }
+    out.kind = k;
+    protobuf_reader m = node.nested();  // the name is field 1 of all four
+    for (int mw; m.more();) {
+      if (m.field(mw) == 1 && mw == 2) {
+        out.name = std::string(m.bytes());
+      } else {
+        m.skip(mw);
       }
     }
-    if (statements == 0) info.kind = statement_kind::empty;
-    if (statements > 1 || !r.ok()) info = statement_info{};
-  }
-  pg_query_free_protobuf_parse_result(parsed);
-  return info;
+  });
+  if (statements != 1) out = named_object{};
+  return out;
 }
 
 }  // namespace sandpool::sql

@@ -33,4 +33,15 @@ struct split_result {
 [[nodiscard]] statement_info classify(std::string_view statement,
                                       bool standard_conforming_strings);
 
+// A statement that names a session-level object the server keeps by name:
+// PREPARE name, DEALLOCATE [PREPARE] name | ALL, DECLARE name CURSOR, CLOSE
+// name | ALL. Names are as the server stores them (folded to lower case
+// unless double-quoted); empty for ALL.
+struct named_object {
+  enum kind_type { none, prepare, deallocate, declare, close } kind = none;
+  std::string name;
+};
+[[nodiscard]] named_object named_object_of(std::string_view statement,
+                                           bool standard_conforming_strings);
+
 }  // namespace sandpool::sql

@@ -79,8 +79,8 @@ inline pool make_sandbox_pool(std::string conninfo = dsn(), std::size_t size = 4
 
 // A pool with a sandbox, and the calling thread checked out on it.
 struct sandboxed {
-  explicit sandboxed(sandbox_options opts = {}, std::size_t size = 4)
-      : p(make_sandbox_pool(dsn(), size)) {
+  explicit sandboxed(sandbox_options opts = {}, std::size_t size = 4, ownership_options own = {})
+      : p(make_sandbox_pool(dsn(), size, std::move(own))) {
     ensure_ledger();
     auto b = install_sandbox(p, std::move(opts));
     REQUIRE_MESSAGE(b.ok(), text(b.status()));

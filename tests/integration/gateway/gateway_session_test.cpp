@@ -3,62 +3,17 @@
 // binary results, their own statement names), and leave nothing behind:
 // not when they end their work, not when they die in the middle of it.
 #include <doctest/doctest.h>
-#include <libpq-fe.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <memory>
 #include <string>
 
-#include "pool_it_env.hpp"
-#include "sandbox_env.hpp"
+#include "gateway_env.hpp"
 
 namespace sandpool::test {
 namespace {
-
-struct client {
-  explicit client(const std::string& conninfo) : c(PQconnectdb(conninfo.c_str())) {}
-  ~client() { PQfinish(c); }
-  bool ok() const { return PQstatus(c) == CONNECTION_OK; }
-  std::string error() const { return PQerrorMessage(c); }
-  // One Simple Query; the last result's first value, or "ERROR <sqlstate>".
-  std::string run(const std::string& sql) {
-    PGresult* r = PQexec(c, sql.c_str());
-    std::string out;
-    if (PQresultStatus(r) == PGRES_FATAL_ERROR) {
-      out = std::string("ERROR ") + PQresultErrorField(r, PG_DIAG_SQLSTATE);
-    } else if (PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0) {
-      out = PQgetvalue(r, 0, 0);
-    } else {
-      out = PQcmdStatus(r);
-    }
-    PQclear(r);
-    return out;
-  }
-  PGconn* c;
-};
-
-// The owner with a sandbox, its turn given back so sessions can take theirs.
-struct gateway_env : sandboxed {
-  gateway_env() {
-    (void)lease.checkin();
-    auto t = p.ownership().token();
-    REQUIRE_MESSAGE(t.ok(), text(t.status()));
-    token = *t;
-    auto g = gateway::start(p);
-    REQUIRE_MESSAGE(g.ok(), text(g.status()));
-    gw = std::move(*g);
-  }
-  long owner_count(const std::string& where = "true") {
-    auto l = p.checkout();
-    REQUIRE_MESSAGE(l.ok(), text(l.status()));
-    return count_in(**l, where);
-  }
-  std::string token;
-  std::unique_ptr<gateway> gw;
-};
 
 TEST_CASE("a session joins the owner's sandbox by token and commits nothing") {
   {
