@@ -21,10 +21,13 @@
 //    of transaction control, its own ReadyForQuery state (I/T/E), its own
 //    prepared statements and portals (named per session on the shared
 //    backend), the server's ParameterStatus values, ErrorResponse and
-//    NoticeResponse with every field the server sent;
+//    NoticeResponse with every field the server sent; SQL DEALLOCATE reaches
+//    its protocol statements under its own names, DEALLOCATE ALL and CLOSE
+//    ALL only its own statements and cursors;
 //  - a client that dies never harms the owner's sandbox: its statement is
 //    cancelled, its open work rolled back to where it began (its block's or
-//    its statement's own savepoint) and its prepared statements dropped;
+//    its statement's own savepoint) and its prepared statements and
+//    cursors dropped;
 //  - a revoked token, the owner's checkin or its ownership timeout end the
 //    session with a FATAL ErrorResponse that says which;
 //  - malformed input (a bad length, an unknown message, an oversized one,
@@ -34,7 +37,9 @@
 // settings (SET) are the owner's backend's, shared by all its sessions
 // until checkin; statements of one extended-protocol segment outside a block
 // are each their own implicit transaction, as are the statements before a
-// BEGIN in one Simple Query string; FunctionCall is refused.
+// BEGIN in one Simple Query string; FunctionCall is refused; temporary
+// tables, advisory locks and LISTEN are the backend's, shared by the
+// sandbox's sessions; SQL EXECUTE reaches only statements PREPAREd in SQL.
 #pragma once
 
 #include <chrono>
