@@ -122,8 +122,7 @@ pipeline_outcome run_pipeline(PGconn* conn, std::string_view before,
 pq::error_fields fields_for(const absl::Status& s) {
   pq::error_fields f = pq::server_error_fields(s);
   if (!f.empty()) {
-    // The server's message, and sandpool's advice (a hint) where it gave one.
-    return f;
+    return f;  // the server's own, as it sent them
   }
   std::string state = pq::sqlstate(s);
   if (state.empty()) state = std::string(state_for(s.code()));
@@ -186,7 +185,8 @@ void write_rows(wire::writer& w, const PGresult* res, int from, int to) {
   }
 }
 
-void write_result(wire::writer& w, const PGresult* res, bool describe, std::size_t offset) {
+void write_result(wire::writer& w, const PGresult* res, bool describe, std::size_t offset,
+                  name_change rename) {
   if (failed(res)) {
     pq::error_fields f = pq::fields_of(res);
     if (f.empty()) {
@@ -194,6 +194,14 @@ void write_result(wire::writer& w, const PGresult* res, bool describe, std::size
            {'M', res ? PQresultErrorMessage(res) : "no answer from the owner's connection"}};
     }
     shift_position(f, offset);
+    if (!rename.from.empty() && rename.from != rename.to) {
+      const std::string from = text::concat("\"", rename.from, "\"");
+      const std::string to = text::concat("\"", rename.to, "\"");
+      for (auto& [code, value] : f) {
+        for (std::size_t at = 0; (at = value.find(from, at)) != std::string::npos; at += to.size())
+          value.replace(at, from.size(), to);
+      }
+    }
     w.error_response(f);
     return;
   }

@@ -72,7 +72,13 @@ void write_rows(wire::writer& w, const PGresult* res, int from, int to);
 // What the client sees for one executed statement: rows (with their
 // description when `describe`), then CommandComplete, EmptyQueryResponse or
 // ErrorResponse (position shifted by `offset`).
-void write_result(wire::writer& w, const PGresult* res, bool describe, std::size_t offset = 0);
+// In an error, a server-side statement name the gateway chose reads as the
+// client's own (from -> to, each quoted as the server quotes names).
+struct name_change {
+  std::string_view from, to;
+};
+void write_result(wire::writer& w, const PGresult* res, bool describe, std::size_t offset = 0,
+                  name_change rename = {});
 
 // The number of characters (UTF-8 code points) in s.
 [[nodiscard]] std::size_t characters(std::string_view s) noexcept;

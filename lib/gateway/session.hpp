@@ -50,6 +50,7 @@ class session {
 
  private:
   struct statement {
+    std::string name;  // the client's
     std::string sql;
     std::vector<std::uint32_t> types;
     std::string server;    // the backend's name for it; empty: not prepared yet
@@ -109,12 +110,18 @@ class session {
   // the statement a name refers to (Parse's or PREPARE's; null if none);
   // the session's cursors still open; and the statements that drop what
   // the session leaves behind.
-  bool runs_itself(const sql::named_object& o) const;
-  bool run_itself(const sql::named_object& o);
+  bool runs_itself(const sql::named_object& o, bool alone);
+  bool run_itself(const sql::named_object& o, bool answer = true);
   void track(const sql::named_object& o);
   std::shared_ptr<statement> find_statement(const std::string& name);
-  std::vector<std::string> open_cursors();
+  std::vector<std::string> open_cursors(bool only_transaction);
   std::vector<std::string> cleanup_statements();
+  // The client's transaction ended: its cursors without HOLD close, as the
+  // server closes them at commit (a RELEASE SAVEPOINT does not).
+  void end_transaction();
+  // DISCARD ALL for this session: its statements and cursors, and RESET
+  // ALL; refused inside a block as the server refuses it.
+  bool discard_all();
   static void on_notice(void* arg, const PGresult* res);
 
   gateway::state& g_;
@@ -127,7 +134,8 @@ class session {
   std::map<std::string, std::shared_ptr<statement>> statements_;
   std::map<std::string, portal> portals_;
   std::vector<std::string> server_names_;  // every statement Parse prepared on the backend
-  std::set<std::string> sql_prepared_, cursors_;  // made by PREPARE and DECLARE
+  std::set<std::string> sql_prepared_;   // made by PREPARE
+  std::map<std::string, bool> cursors_;  // made by DECLARE: name -> WITH HOLD
   std::uint64_t names_ = 0;
   std::map<std::string, std::string> parameters_;  // ParameterStatus values sent
 

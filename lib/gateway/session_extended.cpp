@@ -26,6 +26,7 @@ void session::on_parse(const wire::parse& p) {
     return;
   }
   auto s = std::make_shared<statement>();
+  s->name = name;
   s->sql = std::string(p.sql);
   s->types = p.param_types;
   s->empty = pieces.empty();
@@ -137,7 +138,7 @@ void session::on_describe(const wire::describe& d) {
     if (out.lost) {
       error(*out.lost);
     } else {
-      write_result(w, r, false);
+      write_result(w, r, false, 0, {s->server, s->name});
     }
     skipping_ = true;
     return;
@@ -189,7 +190,7 @@ void session::on_execute(const wire::execute& e, bool sync_next) {
     }
     p.result = std::move(out.results[0]);
     if (failed(p.result.get())) {
-      write_result(w, p.result.get(), false);
+      write_result(w, p.result.get(), false, 0, {p.stmt->server, p.stmt->name});
       p.result.reset();
       skipping_ = true;
       return;
@@ -241,6 +242,7 @@ void session::on_sync() {
   skipping_ = false;
   if (turn_) {
     release_implicit();
+    end_transaction();
     portals_.erase("");
     if (!in_block()) portals_.clear();
     sync_parameters();

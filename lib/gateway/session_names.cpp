@@ -22,8 +22,11 @@ std::string escaped(PGconn* c, const std::string& name, bool literal) {
 
 }  // namespace
 
-bool session::runs_itself(const sql::named_object& o) const {
+bool session::runs_itself(const sql::named_object& o, bool alone) {
   switch (o.kind) {
+    // Without HOLD, a cursor needs a block; a string of several statements
+    // is one (the server's implicit block).
+    case sql::named_object::declare: return !o.hold && alone && !in_block();
     case sql::named_object::deallocate:
       return o.name.empty() || statements_.contains(o.name);
     case sql::named_object::close: return o.name.empty();
@@ -32,9 +35,13 @@ bool session::runs_itself(const sql::named_object& o) const {
   }
 }
 
-bool session::run_itself(const sql::named_object& o) {
+bool session::run_itself(const sql::named_object& o, bool answer) {
   if (o.kind == sql::named_object::prepare) {
     error("42P05", text::concat("prepared statement \"", o.name, "\" already exists"));
+    return false;
+  }
+  if (o.kind == sql::named_object::declare) {
+    error("25P01", "DECLARE CURSOR can only be used in transaction blocks");
     return false;
   }
   if (conn().transaction_status() == tx_status::in_error) {
@@ -67,7 +74,9 @@ bool session::run_itself(const sql::named_object& o) {
     sql_prepared_.clear();
     tag = "DEALLOCATE ALL";
   } else {
-    for (const std::string& n : open_cursors()) sql.push_back("CLOSE " + escaped(native, n, false));
+    for (const std::string& n : open_cursors(false)) {
+      sql.push_back("CLOSE " + escaped(native, n, false));
+    }
     cursors_.clear();
     tag = "CLOSE CURSOR ALL";
   }
@@ -91,7 +100,7 @@ bool session::run_itself(const sql::named_object& o) {
       }
     }
   }
-  wire::writer(out_).command_complete(tag);
+  if (answer) wire::writer(out_).command_complete(tag);
   return true;
 }
 
@@ -99,7 +108,7 @@ void session::track(const sql::named_object& o) {
   switch (o.kind) {
     case sql::named_object::prepare: sql_prepared_.insert(o.name); break;
     case sql::named_object::deallocate: sql_prepared_.erase(o.name); break;
-    case sql::named_object::declare: cursors_.insert(o.name); break;
+    case sql::named_object::declare: cursors_[o.name] = o.hold; break;
     case sql::named_object::close: cursors_.erase(o.name); break;
     default: break;
   }
@@ -111,20 +120,22 @@ std::shared_ptr<session::statement> session::find_statement(const std::string& n
   // PREPARE'd in SQL: bound and described under its own name, as the
   // server's one namespace for both allows.
   auto s = std::make_shared<statement>();
+  s->name = name;
   s->server = name;
   return s;
 }
 
-std::vector<std::string> session::open_cursors() {
+std::vector<std::string> session::open_cursors(bool only_transaction) {
   std::vector<std::string> open;
-  if (cursors_.empty()) return open;
   PGconn* native = conn().native();
   std::string sql = "SELECT name FROM pg_catalog.pg_cursors WHERE name IN (";
   bool first = true;
-  for (const std::string& n : cursors_) {
+  for (const auto& [n, hold] : cursors_) {
+    if (only_transaction && hold) continue;
     sql += (first ? "" : ", ") + escaped(native, n, true);
     first = false;
   }
+  if (first) return open;
   sql += ")";
   // A savepoint of its own, so it leaves the session's state as it was.
   if (conn().server_transaction_status() == tx_status::in_error) return open;
@@ -144,13 +155,52 @@ std::vector<std::string> session::open_cursors() {
 std::vector<std::string> session::cleanup_statements() {
   std::vector<std::string> sql;
   PGconn* native = conn().native();
-  for (const std::string& n : open_cursors()) sql.push_back("CLOSE " + escaped(native, n, false));
+  for (const std::string& n : open_cursors(false)) sql.push_back("CLOSE " + escaped(native, n, false));
   for (const std::string& n : server_names_) sql.push_back("DEALLOCATE " + escaped(native, n, false));
   for (const std::string& n : sql_prepared_) sql.push_back("DEALLOCATE " + escaped(native, n, false));
   server_names_.clear();
   sql_prepared_.clear();
   cursors_.clear();
   return sql;
+}
+
+void session::end_transaction() {
+  if (!turn_ || in_block()) return;
+  const std::vector<std::string> open = open_cursors(true);
+  for (auto it = cursors_.begin(); it != cursors_.end();) {
+    it = it->second ? std::next(it) : cursors_.erase(it);
+  }
+  if (open.empty()) return;
+  PGconn* native = conn().native();
+  std::vector<std::string> sql;
+  for (const std::string& n : open) sql.push_back("CLOSE " + escaped(native, n, false));
+  std::vector<call> calls;
+  for (const std::string& s : sql) calls.push_back(call{.sql = s});
+  (void)pipeline(calls, true);
+}
+
+bool session::discard_all() {
+  if (in_block()) {
+    error("25001", "DISCARD ALL cannot run inside a transaction block");
+    return false;
+  }
+  // DISCARD ALL answers once, for all three.
+  if (!run_itself({sql::named_object::deallocate, "", false}, false)) return false;
+  if (!run_itself({sql::named_object::close, "", false}, false)) return false;
+  const call reset{.sql = "RESET ALL"};
+  pipeline_outcome out = pipeline(std::span(&reset, 1), false);
+  const PGresult* r = out.results.empty() ? nullptr : out.results[0].get();
+  if (out.lost) {
+    error(*out.lost);
+    return false;
+  }
+  if (failed(r)) {
+    wire::writer w(out_);
+    write_result(w, r, false);
+    return false;
+  }
+  wire::writer(out_).command_complete("DISCARD ALL");
+  return true;
 }
 
 }  // namespace sandpool::gw

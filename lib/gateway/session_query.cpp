@@ -119,12 +119,15 @@ void session::simple_query(std::string_view sql) {
   std::vector<std::string_view> pieces = split_statements(sql, strings);
   // One statement goes as written, with its semicolon, as the server reads it.
   if (pieces.size() == 1) pieces[0] = sql;
+  std::vector<statement_kind> kinds(pieces.size());
   std::vector<bool> controls(pieces.size());
   std::vector<sql::named_object> named(pieces.size());
   for (std::size_t k = 0; k < pieces.size(); ++k) {
-    controls[k] = sandboxed() && is_control(classify_statement(pieces[k], strings).kind);
+    kinds[k] = classify_statement(pieces[k], strings).kind;
+    controls[k] = sandboxed() && is_control(kinds[k]);
     named[k] = sql::named_object_of(pieces[k], strings);
   }
+  const bool alone = pieces.size() == 1;
   auto offset_of = [&](std::size_t k) {
     return characters(sql.substr(0, pieces[k].data() - sql.data()));
   };
@@ -137,8 +140,13 @@ void session::simple_query(std::string_view sql) {
     std::size_t i = 0;
     bool ok = true;
     while (i < pieces.size() && ok) {
-      if (runs_itself(named[i])) {
+      if (runs_itself(named[i], alone)) {
         ok = run_itself(named[i]);
+        ++i;
+        continue;
+      }
+      if (kinds[i] == statement_kind::discard_all) {
+        ok = discard_all();
         ++i;
         continue;
       }
@@ -148,7 +156,9 @@ void session::simple_query(std::string_view sql) {
         continue;
       }
       std::size_t j = i + 1;
-      while (j < pieces.size() && !controls[j] && !runs_itself(named[j])) ++j;
+      while (j < pieces.size() && !controls[j] && !runs_itself(named[j], alone) &&
+             kinds[j] != statement_kind::discard_all)
+        ++j;
       std::vector<call> calls;
       for (std::size_t k = i; k < j; ++k) calls.push_back(call{.sql = pieces[k]});
       pipeline_outcome out = pipeline(calls, j == pieces.size());
@@ -182,6 +192,7 @@ void session::simple_query(std::string_view sql) {
         undo_implicit();
       }
     }
+    end_transaction();
   }
   sync_parameters();
   // Portals live as long as the transaction; outside a block, until here.

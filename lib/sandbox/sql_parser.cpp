@@ -27,6 +27,7 @@ constexpr std::uint32_t node_copy = 70, node_transaction = 86, node_variable_set
 constexpr std::uint32_t node_close_portal = 68, node_prepare = 119, node_deallocate = 121,
                         node_declare_cursor = 122;
 constexpr std::uint64_t discard_mode_all = 1;
+constexpr std::uint64_t cursor_opt_hold = 0x20;  // DeclareCursorStmt.options: WITH HOLD
 constexpr std::uint32_t scan_result_tokens = 2, scan_token_start = 1, scan_token_end = 2,
                         scan_token_token = 4;
 constexpr std::uint64_t token_sql_comment = 275, token_c_comment = 276, token_semicolon = 59;
@@ -379,9 +380,12 @@ named_object named_object_of(std::string_view statement, bool standard_strings) 
     }
     out.kind = k;
     protobuf_reader m = node.nested();  // the name is field 1 of all four
-    for (int mw; m.more();) {
-      if (m.field(mw) == 1 && mw == 2) {
+    for (int mw = 0; m.more();) {
+      const std::uint32_t mf = m.field(mw);
+      if (mf == 1 && mw == 2) {
         out.name = std::string(m.bytes());
+      } else if (mf == 2 && mw == 0 && k == named_object::declare) {
+        out.hold = (m.varint() & cursor_opt_hold) != 0;
       } else {
         m.skip(mw);
       }

@@ -40,6 +40,7 @@ struct split_result {
 struct named_object {
   enum kind_type { none, prepare, deallocate, declare, close } kind = none;
   std::string name;
+  bool hold = false;  // declare: WITH HOLD
 };
 [[nodiscard]] named_object named_object_of(std::string_view statement,
                                            bool standard_conforming_strings);

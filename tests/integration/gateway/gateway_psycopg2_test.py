@@ -210,7 +210,6 @@ class server_cursor_test(session_case):
         self.assertEqual(cur.fetchall(), [(1,), (2,), (3,), (4,)])
         cur.close()
 
-    @unittest.expectedFailure  # gateway bug: COMMIT leaves the block's cursors open
     def test_cursor_name_is_free_again_after_commit(self):
         # A cursor left open at commit is gone afterwards on a plain server.
         for conn in (self.plain, self.gw):
@@ -264,7 +263,6 @@ class autocommit_test(session_case):
     def test_savepoint_outside_a_block_fails_as_on_a_plain_connection(self):
         self.same_failure([("SAVEPOINT nowhere", None)])
 
-    @unittest.expectedFailure  # gateway bug: the cursor is declared, and stays open
     def test_declare_outside_a_block_fails_as_on_a_plain_connection(self):
         self.same_failure([("DECLARE py_nowhere CURSOR FOR SELECT 1", None)])
 
@@ -284,7 +282,6 @@ class session_options_test(session_case):
         self.gw.commit()
         self.assertEqual(self.count("py-rw"), 1)
 
-    @unittest.expectedFailure  # gateway gap: reset()'s DISCARD ALL is refused
     def test_reset_returns_the_session_to_its_start(self):
         cur = self.gw.cursor()
         cur.execute("SELECT 1")
