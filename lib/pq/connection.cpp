@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "pq/error.hpp"
+#include "pq/wait.hpp"
 #include "sandpool/pq/session_reset.hpp"
 #include "text.hpp"
 
@@ -112,8 +113,9 @@ void connection::drain_pending(std::chrono::milliseconds limit) noexcept {
       const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
           deadline - std::chrono::steady_clock::now());
       if (left.count() <= 0) return;
-      pollfd p{PQsocket(conn_), POLLIN, 0};
-      if (::poll(&p, 1, static_cast<int>(left.count())) < 0 || PQconsumeInput(conn_) == 0) return;
+      if (!internal::wait_socket(PQsocket(conn_), false, deadline) ||
+          PQconsumeInput(conn_) == 0)
+        return;
     }
     PGresult* r = PQgetResult(conn_);
     if (r == nullptr) continue;  // the end of one statement's results
@@ -239,7 +241,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   PGresult* raw = nullptr;
   ++round_trips_;
   if (!extended) {
-    raw = PQexec(conn_, text.c_str());
+    raw = internal::exec(conn_, text.c_str());
   } else {
     // libpq wants NUL-terminated values; copy them all before taking
     // pointers, as growing a vector of strings would move them.
@@ -250,8 +252,8 @@ absl::StatusOr<result> connection::run(std::string_view sql,
     for (std::size_t i = 0; i < params.size(); ++i) {
       if (params[i]) values[i] = storage[i].c_str();
     }
-    raw = PQexecParams(conn_, text.c_str(), static_cast<int>(params.size()),
-                       nullptr, values.data(), nullptr, nullptr, 0);
+    raw = internal::exec_params(conn_, text.c_str(), static_cast<int>(params.size()),
+                                values.data());
   }
   result res(raw);
 

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "pq/error.hpp"
+#include "pq/wait.hpp"
 #include "text.hpp"
 #include "sandpool/pq/redact.hpp"
 
@@ -120,7 +121,20 @@ absl::StatusOr<driver::connection> driver::connect() const {
   keys.push_back(nullptr);
   vals.push_back(nullptr);
 
-  PGconn* conn = PQconnectdbParams(keys.data(), vals.data(), 0);
+  // connect_timeout bounds the whole connect on a fiber thread, as libpq
+  // bounds each attempt with it on any other.
+  std::chrono::seconds timeout{0};
+  for (std::size_t i = 0; i < config_->keywords.size(); ++i) {
+    if (config_->keywords[i] == "connect_timeout") {
+      timeout = std::chrono::seconds(std::atoi(config_->values[i].c_str()));
+    }
+  }
+  const internal::connect_outcome made = internal::connect(keys.data(), vals.data(), timeout);
+  if (made.timed_out) {
+    return internal::connect_error("timeout expired (connect_timeout)", config_->description,
+                                   config_->conninfo, "");
+  }
+  PGconn* conn = made.conn;
   if (conn == nullptr) {
     return absl::ResourceExhaustedError(text::concat(
         "cannot connect to PostgreSQL at ", config_->description,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "pq/error.hpp"
+#include "pq/wait.hpp"
 #include "sandpool/pq/session_reset.hpp"
 #include "sandpool/pq/connection.hpp"
 #include "text.hpp"
@@ -183,12 +184,18 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::read_pipeline(
   };
   for (std::size_t i = 0; i < steps.size(); ++i) {
     const std::string_view sql = steps[i].sql;
+    internal::await_result(conn_);
     result res(PQgetResult(conn_));
     if (res.native() == nullptr || PQstatus(conn_) != CONNECTION_OK) {
       return lost(res.native(), sql);
     }
     // A statement's results end with a null; there is one result per step.
-    while (PGresult* extra = PQgetResult(conn_)) PQclear(extra);
+    for (;;) {
+      internal::await_result(conn_);
+      PGresult* extra = PQgetResult(conn_);
+      if (extra == nullptr) break;
+      PQclear(extra);
+    }
     const ExecStatusType status = res.status();
     switch (status) {
       case PGRES_COMMAND_OK:
@@ -212,6 +219,7 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::read_pipeline(
         break;
     }
     if (steps[i].sync_after || i + 1 == steps.size()) {
+      internal::await_result(conn_);
       result sync(PQgetResult(conn_));
       if (PQstatus(conn_) != CONNECTION_OK) return lost(sync.native(), sql);
       if (sync.status() != PGRES_PIPELINE_SYNC) {

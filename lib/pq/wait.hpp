@@ -1,0 +1,36 @@
+// Waiting for the server without blocking a fiber: libpq's blocking calls
+// (PQexec, PQexecParams, PQconnectdbParams, a PQgetResult that has to wait)
+// as send-then-wait loops that suspend the calling fiber on a thread that
+// runs fiber_io_scheduler. On any other thread each is the blocking libpq
+// call itself, unchanged.
+#pragma once
+
+#include <libpq-fe.h>
+
+#include <chrono>
+
+namespace sandpool::pq::internal {
+
+// Until a result can be read from conn without blocking (or the connection
+// failed; the next PQgetResult says so).
+void await_result(PGconn* conn) noexcept;
+
+// PQexec and PQexecParams (text parameters, text results).
+[[nodiscard]] PGresult* exec(PGconn* conn, const char* sql) noexcept;
+[[nodiscard]] PGresult* exec_params(PGconn* conn, const char* sql, int n,
+                                    const char* const* values) noexcept;
+
+// PQconnectdbParams; `timeout` (zero: none) bounds the whole connect on a
+// fiber thread, where timed_out says it expired (conn is then null).
+struct connect_outcome {
+  PGconn* conn = nullptr;
+  bool timed_out = false;
+};
+[[nodiscard]] connect_outcome connect(const char* const* keys, const char* const* values,
+                                      std::chrono::seconds timeout) noexcept;
+
+// Waits until fd is readable (or writable), suspending the fiber if it can;
+// false if the deadline passed first.
+bool wait_socket(int fd, bool write, std::chrono::steady_clock::time_point deadline) noexcept;
+
+}  // namespace sandpool::pq::internal
