@@ -272,6 +272,26 @@ void session::sync_parameters() {
   }
 }
 
+session::following session::following_messages() const {
+  following f;
+  if (in_.empty()) return f;
+  f.sync = in_.front() == 'S';
+  f.execute = in_.front() == 'E';
+  if (f.execute && in_.size() >= 5) {
+    const auto* b = reinterpret_cast<const unsigned char*>(in_.data());
+    const std::size_t length = std::size_t{b[1]} << 24 | std::size_t{b[2]} << 16 |
+                               std::size_t{b[3]} << 8 | std::size_t{b[4]};
+    f.sync_after_execute = in_.size() > 1 + length && in_[1 + length] == 'S';
+    if (in_.size() >= 1 + length && length > 4) {
+      const std::string_view body(in_.data() + 5, length - 4);
+      f.execute_portal = body.substr(0, body.find('\0'));
+    } else {
+      f.execute = false;  // not all here: described the usual way
+    }
+  }
+  return f;
+}
+
 void session::run() {
   if (startup()) {
     std::string packet;
@@ -282,10 +302,9 @@ void session::run() {
         break;
       }
       if (std::holds_alternative<wire::terminate>(*m)) break;
-      // Whether the next message, already here, is Sync: then a statement's
+      // What follows, if already here: before a Sync a statement's
       // savepoint is released in the statement's own round trip.
-      const bool sync_next = !in_.empty() && in_.front() == 'S';
-      if (!handle(*m, sync_next)) break;
+      if (!handle(*m, following_messages())) break;
       bool gone;
       {
         std::lock_guard lk(lock_);

@@ -72,11 +72,21 @@ class session {
   bool send_out();
   void fatal(std::string_view state, std::string_view message);
 
-  bool handle(const wire::message& m, bool sync_next);
+  // What the client sent after the message being handled, as far as it has
+  // arrived: whether Sync comes next; whether Execute does, and Sync after it.
+  struct following {
+    bool sync = false, execute = false, sync_after_execute = false;
+    std::string_view execute_portal;  // the next Execute's portal (into in_)
+  };
+  bool handle(const wire::message& m, following next);
+  following following_messages() const;
+  // Runs a portal that has not run yet; `close` ends the segment's savepoint
+  // in the same trip. False: the error was written.
+  bool run_portal(portal& p, bool close);
   void simple_query(std::string_view sql);
   void on_parse(const wire::parse& p);
   void on_bind(const wire::bind& b);
-  void on_describe(const wire::describe& d);
+  void on_describe(const wire::describe& d, following next);
   void on_execute(const wire::execute& e, bool sync_next);
   void on_close(const wire::close& c);
   void on_sync();

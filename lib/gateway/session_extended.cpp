@@ -5,6 +5,8 @@
 // (sandpool_gw<pid>_<n>), so sessions sharing the backend never collide.
 // Portals are kept by the gateway and run at their first Execute; a row
 // limit sends the rows in parts with PortalSuspended between them.
+#include <algorithm>
+
 #include "gateway/session.hpp"
 #include "sandpool/sandbox/statement.hpp"
 #include "text.hpp"
@@ -41,10 +43,22 @@ void session::on_parse(const wire::parse& p) {
 
 bool session::ensure_prepared(statement& s) {
   if (!s.server.empty() || s.control || s.empty) return true;
+  // The unnamed statement takes one name on the backend, each Parse
+  // replacing the one before, as the server's unnamed statement does.
+  const bool unnamed = s.name.empty();
   std::string server = text::concat("sandpool_gw", std::to_string(pid_), "_",
-                                    std::to_string(++names_));
-  const call c{.sql = s.sql, .prepared = server, .types = s.types, .prepare = true};
-  pipeline_outcome out = pipeline(std::span(&c, 1), false);
+                                    unnamed ? std::string("unnamed") : std::to_string(++names_));
+  const std::string drop = "DEALLOCATE " + server;
+  const bool replace = unnamed && std::find(server_names_.begin(), server_names_.end(), server) !=
+                                      server_names_.end();
+  const call calls[] = {{.sql = drop},
+                        {.sql = s.sql, .prepared = server, .types = s.types, .prepare = true}};
+  const std::span<const call> sent = replace ? std::span(calls) : std::span(calls).last(1);
+  pipeline_outcome out = pipeline(sent, false);
+  if (replace) {
+    std::erase(server_names_, server);
+    out.results.erase(out.results.begin());
+  }
   if (out.lost) {
     error(*out.lost);
     skipping_ = true;
@@ -100,7 +114,7 @@ void session::on_bind(const wire::bind& b) {
   wire::writer(out_).bind_complete();
 }
 
-void session::on_describe(const wire::describe& d) {
+void session::on_describe(const wire::describe& d, following next) {
   wire::writer w(out_);
   std::shared_ptr<statement> s;
   const portal* p = nullptr;
@@ -130,6 +144,18 @@ void session::on_describe(const wire::describe& d) {
     w.no_data();
     return;
   }
+  if (p != nullptr && s->name.empty() && next.execute && next.execute_portal == d.name) {
+    // The unnamed statement's portal, described and then executed (what
+    // PQexecParams sends): run it now, in one round trip, and describe its
+    // result; the Execute sends the rows.
+    portal& run = portals_.find(std::string(d.name))->second;
+    if (!run_portal(run, next.sync_after_execute)) {
+      skipping_ = true;
+      return;
+    }
+    write_description(w, run.result.get(), run.result_format);
+    return;
+  }
   if (!ensure_prepared(*s)) return;
   const call c{.prepared = s->server, .describe = true};
   pipeline_outcome out = pipeline(std::span(&c, 1), false);
@@ -153,6 +179,36 @@ void session::on_describe(const wire::describe& d) {
   }
 }
 
+bool session::run_portal(portal& p, bool close) {
+  wire::writer w(out_);
+  const call c{.sql = p.stmt->sql,
+               .prepared = p.stmt->server,
+               .types = p.stmt->types,
+               .values = p.values,
+               .formats = p.formats,
+               .result_format = p.result_format};
+  pipeline_outcome out = pipeline(std::span(&c, 1), close);
+  if (out.lost) {
+    error(*out.lost);
+    return false;
+  }
+  if (out.before && failed(out.before.get())) {
+    write_result(w, out.before.get(), false);
+    return false;
+  }
+  p.result = std::move(out.results[0]);
+  if (failed(p.result.get())) {
+    write_result(w, p.result.get(), false, 0, {p.stmt->server, p.stmt->name});
+    p.result.reset();
+    return false;
+  }
+  if (out.after && failed(out.after.get())) {
+    write_result(w, out.after.get(), false);
+    return false;
+  }
+  return true;
+}
+
 void session::on_execute(const wire::execute& e, bool sync_next) {
   auto it = portals_.find(std::string(e.portal));
   if (it == portals_.end()) {
@@ -170,36 +226,9 @@ void session::on_execute(const wire::execute& e, bool sync_next) {
     if (!control(p.stmt->sql, 0)) skipping_ = true;
     return;
   }
-  if (!p.result) {
-    const call c{.sql = p.stmt->sql,
-                 .prepared = p.stmt->server,
-                 .types = p.stmt->types,
-                 .values = p.values,
-                 .formats = p.formats,
-                 .result_format = p.result_format};
-    pipeline_outcome out = pipeline(std::span(&c, 1), sync_next);
-    if (out.lost) {
-      error(*out.lost);
-      skipping_ = true;
-      return;
-    }
-    if (out.before && failed(out.before.get())) {
-      write_result(w, out.before.get(), false);
-      skipping_ = true;
-      return;
-    }
-    p.result = std::move(out.results[0]);
-    if (failed(p.result.get())) {
-      write_result(w, p.result.get(), false, 0, {p.stmt->server, p.stmt->name});
-      p.result.reset();
-      skipping_ = true;
-      return;
-    }
-    if (out.after && failed(out.after.get())) {
-      write_result(w, out.after.get(), false);
-      skipping_ = true;
-      return;
-    }
+  if (!p.result && !run_portal(p, sync_next)) {
+    skipping_ = true;
+    return;
   }
   const PGresult* r = p.result.get();
   if (PQresultStatus(r) == PGRES_TUPLES_OK) {

@@ -22,7 +22,7 @@ bool is_control(statement_kind k) {
 
 }  // namespace
 
-bool session::handle(const wire::message& m, bool sync_next) {
+bool session::handle(const wire::message& m, following next) {
   if (const auto* q = std::get_if<wire::query>(&m)) {
     skipping_ = false;
     simple_query(q->sql);
@@ -45,8 +45,8 @@ bool session::handle(const wire::message& m, bool sync_next) {
   }
   if (const auto* p = std::get_if<wire::parse>(&m)) on_parse(*p);
   if (const auto* b = std::get_if<wire::bind>(&m)) on_bind(*b);
-  if (const auto* d = std::get_if<wire::describe>(&m)) on_describe(*d);
-  if (const auto* e = std::get_if<wire::execute>(&m)) on_execute(*e, sync_next);
+  if (const auto* d = std::get_if<wire::describe>(&m)) on_describe(*d, next);
+  if (const auto* e = std::get_if<wire::execute>(&m)) on_execute(*e, next.sync);
   if (const auto* c = std::get_if<wire::close>(&m)) on_close(*c);
   return !ended_;
 }

@@ -106,6 +106,27 @@ TEST_CASE("SQL and protocol prepared statements share the session's namespace") 
   PQclear(r);
 }
 
+TEST_CASE("unnamed statements leave no prepared statement behind on the backend") {
+  gateway_env env;
+  client a(env.gw->conninfo(env.token));
+  REQUIRE_MESSAGE(a.ok(), a.error());
+  for (int i = 0; i < 50; ++i) {
+    const std::string v = std::to_string(i);
+    const char* values[] = {v.c_str()};
+    PGresult* r = PQexecParams(a.c, "SELECT $1::int + 1", 1, nullptr, values, nullptr, nullptr, 0);
+    REQUIRE(PQresultStatus(r) == PGRES_TUPLES_OK);
+    CHECK(std::string(PQgetvalue(r, 0, 0)) == std::to_string(i + 1));
+    PQclear(r);
+    // Described on its own (not followed by Execute): prepared under the
+    // session's one name for the unnamed statement.
+    PQclear(PQprepare(a.c, "", "SELECT $1::text", 1, nullptr));
+    r = PQdescribePrepared(a.c, "");
+    CHECK(PQnparams(r) == 1);
+    PQclear(r);
+  }
+  CHECK(prepared_named(env, "sandpool_gw%") <= 1);
+}
+
 TEST_CASE("what a session prepared or declared is gone when it ends") {
   gateway_env env;
   {
