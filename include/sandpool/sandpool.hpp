@@ -13,6 +13,7 @@
 #include "sandpool/core/clock.hpp"
 #include "sandpool/core/driver.hpp"
 #include "sandpool/core/events.hpp"
+#include "sandpool/core/fiber_io.hpp"
 #include "sandpool/core/lease.hpp"
 #include "sandpool/core/metrics.hpp"
 #include "sandpool/core/options.hpp"

@@ -144,9 +144,9 @@ void session::on_describe(const wire::describe& d, following next) {
     w.no_data();
     return;
   }
-  if (p != nullptr && s->name.empty() && next.execute && next.execute_portal == d.name) {
-    // The unnamed statement's portal, described and then executed (what
-    // PQexecParams sends): run it now, in one round trip, and describe its
+  if (p != nullptr && next.execute && next.execute_portal == d.name) {
+    // A portal described and then executed (what PQexecParams and
+    // PQexecPrepared send): run it now, in one round trip, and describe its
     // result; the Execute sends the rows.
     portal& run = portals_.find(std::string(d.name))->second;
     if (!run_portal(run, next.sync_after_execute)) {

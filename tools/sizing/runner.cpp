@@ -8,6 +8,8 @@
 #include <boost/fiber/fiber.hpp>
 #include <boost/fiber/operations.hpp>
 
+#include "sandpool/core/fiber_io.hpp"
+
 #include "samples.hpp"
 
 namespace sandpool::sizing {
@@ -124,6 +126,9 @@ absl::StatusOr<size_result> measure_size(const pq::driver& driver, workload& w, 
         run_caller(p, w, states[first], tallies[first], win, stop, false);
         return;
       }
+      // The thread's fibers wait for the server without blocking it: each
+      // is a real concurrent caller.
+      boost::fibers::use_scheduling_algorithm<fiber_io_scheduler>();
       std::vector<boost::fibers::fiber> crew;
       crew.reserve(static_cast<std::size_t>(settings.fibers));
       for (std::size_t f = first; f < first + static_cast<std::size_t>(settings.fibers); ++f)
