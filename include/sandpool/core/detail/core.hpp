@@ -5,8 +5,8 @@
 //  - a waiter is on waiters_ exactly until it is granted a slot or failed;
 //  - in_use_ counts slots in state leased; open_ counts slots holding a
 //    connection; connecting_ counts slots in state connecting.
-// The checkout fast path takes the lock once, pops the idle head and does no
-// I/O and no allocation. Connecting, resetting and closing run in maintain(),
+// The checkout fast path takes the lock once, pops the idle head (the
+// thread's own last connection first: affinity.hpp), no I/O, no allocation. Connecting, resetting and closing run in maintain(),
 // outside the lock, on the housekeeping thread (or when a test calls it).
 #pragma once
 
@@ -26,6 +26,7 @@
 #include "absl/status/statusor.h"
 #include "sandpool/core/clock.hpp"
 #include "sandpool/core/detail/activity_recorder.hpp"
+#include "sandpool/core/detail/affinity.hpp"
 #include "sandpool/core/detail/codel.hpp"
 #include "sandpool/core/detail/deadline.hpp"
 #include "sandpool/core/detail/event_queue.hpp"
@@ -115,6 +116,7 @@ class core {
     const tx_status status = discard ? tx_status::broken : returned_status(*s->conn);
     if (activity_ != nullptr) [[unlikely]]
       activity_->returned(s->activity, activity_recorder::now_ns());
+    affinity::remember(id_, static_cast<std::size_t>(s - slots_.get()));
     const time_point now = clock_.now();
     lock_type lk(lock_);
     --in_use_;
@@ -185,8 +187,10 @@ class core {
   absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site,
                                   overload on_overload) {
     const time_point now = clock_.now();
+    const std::ptrdiff_t own = affinity::recall(id_);
     lock_type lk(lock_);
     if (closed_) return pool_closed_error(options_.name);
+    if (own >= 0) affinity::to_front_if_idle(idle_, slots_[static_cast<std::size_t>(own)]);
     while (!idle_.empty()) {
       slot_type& s = idle_.front();
       idle_.pop_front();
@@ -356,6 +360,7 @@ class core {
   const pool_options options_;
   Clock clock_;
   mutable spinlock lock_;
+  const std::uint64_t id_ = affinity::next_pool_id();
   std::unique_ptr<slot_type[]> slots_;
   boost::intrusive::list<slot_type> idle_;     // LIFO: warm connections first
   boost::intrusive::list<waiter_type> waiters_;  // FIFO

@@ -1,0 +1,52 @@
+// Per-thread affinity: the connection a thread returned last is the one it
+// gets back first, if it is still idle (HikariCP's ConcurrentBag keeps a
+// thread-local list the same way). A connection then stays with the thread
+// that used it, and its backend with that thread's CPU, instead of moving
+// between threads at every checkout. Queued waiters are not affected: a
+// returned connection goes to the first waiter before it is ever idle. The
+// memory is one thread-local pair (pool id, slot index): no shared write.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+
+#include "sandpool/core/detail/slot.hpp"
+
+namespace sandpool::detail {
+
+struct affinity {
+  // A process-wide id for a new pool core (never reused, unlike addresses).
+  static std::uint64_t next_pool_id() noexcept {
+    static std::atomic<std::uint64_t> next{0};
+    return next.fetch_add(1, std::memory_order_relaxed) + 1;
+  }
+  // The calling thread returned slot `index` of pool `pool`.
+  static void remember(std::uint64_t pool, std::size_t index) noexcept {
+    last() = {pool, index};
+  }
+  // Moves s to the head of the idle list if it is idle (on that list).
+  template <class List, class Slot>
+  static void to_front_if_idle(List& idle, Slot& s) noexcept {
+    if (s.state != slot_state::idle) return;
+    idle.erase(idle.iterator_to(s));
+    idle.push_front(s);
+  }
+  // The slot index the calling thread returned last to `pool`, or -1.
+  static std::ptrdiff_t recall(std::uint64_t pool) noexcept {
+    const entry& e = last();
+    return e.pool == pool ? static_cast<std::ptrdiff_t>(e.index) : -1;
+  }
+
+ private:
+  struct entry {
+    std::uint64_t pool = 0;
+    std::size_t index = 0;
+  };
+  static entry& last() noexcept {
+    thread_local entry e;
+    return e;
+  }
+};
+
+}  // namespace sandpool::detail
