@@ -59,22 +59,19 @@ fiber_io_scheduler::~fiber_io_scheduler() {
   delete state_;
 }
 
-void fiber_io_scheduler::suspend_until(
-    std::chrono::steady_clock::time_point const& until) noexcept {
-  int timeout = -1;
-  if (until != std::chrono::steady_clock::time_point::max()) {
-    const auto left = until - std::chrono::steady_clock::now();
-    // Rounded up: waking before the timer is due would only spin.
-    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
-    timeout = ms <= 0 ? 0 : ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
-  }
+namespace {
+
+// Waits up to timeout ms and wakes the fibers whose sockets are ready. Only
+// from suspend_until, where no fiber is mid-switch: a waiter's condition
+// variable cannot be notified while its own fiber is still suspending.
+void poll_sockets(fiber_io_scheduler::state& s, int timeout) noexcept {
   epoll_event events[64];
-  const int n = ::epoll_wait(state_->epoll, events, 64, timeout);
+  const int n = ::epoll_wait(s.epoll, events, 64, timeout);
   for (int i = 0; i < n; ++i) {
     auto* w = static_cast<waiter*>(events[i].data.ptr);
     if (w == nullptr) {
       std::uint64_t count = 0;
-      (void)!::read(state_->wake, &count, sizeof count);
+      (void)!::read(s.wake, &count, sizeof count);
       continue;
     }
     {
@@ -84,6 +81,21 @@ void fiber_io_scheduler::suspend_until(
     w->cv.notify_one();
   }
 }
+
+}  // namespace
+
+void fiber_io_scheduler::suspend_until(
+    std::chrono::steady_clock::time_point const& until) noexcept {
+  int timeout = -1;
+  if (until != std::chrono::steady_clock::time_point::max()) {
+    const auto left = until - std::chrono::steady_clock::now();
+    // Rounded up: waking before the timer is due would only spin.
+    const auto ms = std::chrono::ceil<std::chrono::milliseconds>(left).count();
+    timeout = ms <= 0 ? 0 : ms > 1'000'000 ? 1'000'000 : static_cast<int>(ms);
+  }
+  poll_sockets(*state_, timeout);
+}
+
 
 void fiber_io_scheduler::notify() noexcept {
   const std::uint64_t one = 1;
@@ -101,7 +113,12 @@ wait_result wait(int fd, bool write, std::chrono::steady_clock::time_point deadl
   epoll_event ev{};
   ev.events = (write ? EPOLLOUT : EPOLLIN) | EPOLLONESHOT;
   ev.data.ptr = &w;
-  if (::epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev) != 0) return wait_result::not_suspended;
+  // A socket stays registered, disarmed, after its one-shot fired: re-arm
+  // it (one call per wait); a new socket is added. The kernel drops a
+  // socket's registration when it closes.
+  if (::epoll_ctl(s->epoll, EPOLL_CTL_MOD, fd, &ev) != 0 &&
+      (errno != ENOENT || ::epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev) != 0))
+    return wait_result::not_suspended;
   bool fired = false;
   {
     std::unique_lock lk(w.m);
@@ -112,7 +129,8 @@ wait_result wait(int fd, bool write, std::chrono::steady_clock::time_point deadl
       fired = w.cv.wait_until(lk, deadline, [&] { return w.fired; });
     }
   }
-  ::epoll_ctl(s->epoll, EPOLL_CTL_DEL, fd, nullptr);
+  // Timed out: still armed, pointing at this waiter; disarm it.
+  if (!fired) ::epoll_ctl(s->epoll, EPOLL_CTL_DEL, fd, nullptr);
   return fired ? wait_result::ready : wait_result::timed_out;
 }
 

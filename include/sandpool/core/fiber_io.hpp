@@ -11,7 +11,9 @@
 // thread as libpq does. Fibers are scheduled round robin, as Boost.Fiber's
 // default algorithm does; timers (sleep_for, wait_until, the pool's
 // timeouts) and wake-ups from other threads work while fibers are
-// suspended on sockets.
+// suspended on sockets. Sockets are looked at when no fiber of the thread
+// is ready to run, so a fiber that loops on yield() without ever waiting
+// delays the others' socket wake-ups until it waits.
 #pragma once
 
 #include <boost/fiber/algo/round_robin.hpp>
@@ -35,6 +37,7 @@ class fiber_io_scheduler : public boost::fibers::algo::round_robin {
   // due or another thread wakes the thread (notify()).
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override;
   void notify() noexcept override;
+
 
   struct state;  // the epoll and eventfd descriptors
  private:
