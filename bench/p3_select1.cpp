@@ -203,15 +203,7 @@ void print_report(const settings& s, const std::string& version, const std::vect
 
 int main(int argc, char** argv) {
   const settings s = parse_run_settings(argc, argv, "p3_select1", usage, {.seconds = 2.0});
-  const char* dsn = std::getenv("SANDPOOL_TEST_DSN");
-  if (dsn == nullptr || *dsn == '\0') {
-    std::fprintf(stderr,
-                 "p3_select1: SANDPOOL_TEST_DSN is not set; it names the PostgreSQL server to "
-                 "measure against. Run under scripts/with-postgres (which starts a throwaway "
-                 "server and sets it), or export it, e.g. "
-                 "SANDPOOL_TEST_DSN='host=/run/postgresql dbname=postgres'\n");
-    return 2;
-  }
+  const std::string dsn = server_dsn("p3_select1");
   const std::string version = server_version(dsn);
   std::vector<config> matrix;
   for (subject versus : {subject::pool, subject::reset_always, subject::control})

@@ -264,15 +264,7 @@ int main(int argc, char** argv) {
   sandpool::bench::run_settings defaults;
   defaults.rounds = 5;
   const auto s = sandpool::bench::parse_run_settings(argc, argv, "p6_recovery", usage, defaults);
-  const char* env = std::getenv("SANDPOOL_TEST_DSN");
-  if (env == nullptr || *env == '\0') {
-    std::fprintf(stderr,
-                 "p6_recovery: SANDPOOL_TEST_DSN is not set; it names the PostgreSQL server to "
-                 "measure against. Run under scripts/with-postgres, which starts a throwaway "
-                 "server and sets it.\n");
-    return 2;
-  }
-  const std::string dsn = env;
+  const std::string dsn = sandpool::bench::server_dsn("p6_recovery");
   PGconn* admin = raw_connect(dsn);  // also warms the server up: the first connect is slow
 
   const std::vector<std::size_t> sizes = {4, 8};

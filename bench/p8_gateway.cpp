@@ -240,15 +240,7 @@ int fail(const absl::Status& s) {
 
 int main(int argc, char** argv) {
   const settings s = parse(argc, argv);
-  const char* env_dsn = std::getenv("SANDPOOL_TEST_DSN");
-  if (env_dsn == nullptr || *env_dsn == '\0') {
-    std::fprintf(stderr,
-                 "p8_gateway: SANDPOOL_TEST_DSN is not set; it names the PostgreSQL server to "
-                 "measure against. Run under scripts/with-postgres, or export it, e.g. "
-                 "SANDPOOL_TEST_DSN='host=/run/postgresql dbname=postgres'\n");
-    return 2;
-  }
-  const std::string dsn = env_dsn;
+  const std::string dsn = server_dsn("p8_gateway");
   const std::string table = absl::StrCat("p8_gateway_", ::getpid());
   auto version = direct_query(dsn, "SHOW server_version");
   if (!version.ok()) return fail(version.status());

@@ -190,15 +190,7 @@ int server_version(const std::string& dsn) {
 
 int main(int argc, char** argv) {
   const settings s = parse(argc, argv);
-  const char* env_dsn = std::getenv("SANDPOOL_TEST_DSN");
-  if (env_dsn == nullptr || *env_dsn == '\0') {
-    std::fprintf(stderr,
-                 "p9_fibers: SANDPOOL_TEST_DSN is not set; it names the PostgreSQL server to "
-                 "measure against. Run under scripts/with-postgres, or export it, e.g. "
-                 "SANDPOOL_TEST_DSN='host=/run/postgresql dbname=postgres'\n");
-    return 2;
-  }
-  const std::string dsn = env_dsn;
+  const std::string dsn = server_dsn("p9_fibers");
   const int version = server_version(dsn);
 
   auto eight = pool_cycle::open(dsn, fibers);

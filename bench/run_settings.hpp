@@ -16,6 +16,22 @@ struct run_settings {
   std::string label = "unlabelled";
 };
 
+// The server to measure against, SANDPOOL_TEST_DSN; unset, the program
+// exits with status 2 and says how to set it.
+inline std::string server_dsn(const char* program) {
+  const char* dsn = std::getenv("SANDPOOL_TEST_DSN");
+  if (dsn == nullptr || *dsn == '\0') {
+    std::fprintf(stderr,
+                 "%s: SANDPOOL_TEST_DSN is not set; it names the PostgreSQL server to measure "
+                 "against. Run under scripts/with-postgres (which starts a throwaway server and "
+                 "sets it), or export it, e.g. "
+                 "SANDPOOL_TEST_DSN='host=/run/postgresql dbname=postgres'\n",
+                 program);
+    std::exit(2);
+  }
+  return dsn;
+}
+
 // `usage` is printed after the error; it should start with "usage: ".
 inline run_settings parse_run_settings(int argc, char** argv, const char* program,
                                        const char* usage, run_settings defaults) {
