@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "sandpool/sandpool.hpp"
+#include "warm_pool.hpp"
 
 namespace sandpool::bench {
 
@@ -70,24 +71,8 @@ class pooled {
                                      pq::session_reset reset = pq::session_reset::keep_prepared()) {
     absl::StatusOr<pq::driver> driver = pq::driver::create(dsn, {std::move(reset)});
     if (!driver.ok()) return driver.status();
-    pool_options o;
-    o.name = "p3";
-    o.max_size = connections;
-    o.min_idle = connections;
-    absl::StatusOr<pool> p = pool::create(std::move(*driver), o);
+    absl::StatusOr<pool> p = open_warm_pool(std::move(*driver), "p3", connections);
     if (!p.ok()) return p.status();
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (p->metrics().idle < connections) {
-      if (std::chrono::steady_clock::now() > give_up) {
-        // The checkout's timeout message carries the last connect error.
-        absl::StatusOr<lease> l = p->checkout(std::chrono::milliseconds(1));
-        return absl::UnavailableError(
-            absl::StrCat("sandpool: the pool did not open ", connections,
-                         " connections in 10 s; ", p->metrics().to_string(), "; ",
-                         l.ok() ? "checkout works" : l.status().ToString()));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
     return pooled(std::move(*p));
   }
 

@@ -30,6 +30,7 @@
 #include "p8_pgbench.hpp"
 #include "sandpool/core/fiber_io.hpp"
 #include "sandpool/sandpool.hpp"
+#include "warm_pool.hpp"
 
 namespace sandpool::bench {
 
@@ -104,22 +105,9 @@ class pool_cycle {
   static absl::StatusOr<pool_cycle> open(const std::string& dsn, std::size_t connections) {
     auto driver = pq::driver::create(dsn + " application_name=sandpool-p9");
     if (!driver.ok()) return driver.status();
-    pool_options o;
-    o.name = absl::StrCat("p9-", connections);
-    o.max_size = connections;
-    o.min_idle = connections;
-    absl::StatusOr<pool> p = pool::create(std::move(*driver), o);
+    absl::StatusOr<pool> p =
+        open_warm_pool(std::move(*driver), absl::StrCat("p9-", connections), connections);
     if (!p.ok()) return p.status();
-    const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (p->metrics().idle < connections) {
-      if (std::chrono::steady_clock::now() > give_up) {
-        absl::StatusOr<lease> l = p->checkout(std::chrono::milliseconds(1));
-        return absl::UnavailableError(absl::StrCat(
-            "p9: the pool did not open ", connections, " connections in 10 s; ",
-            p->metrics().to_string(), "; ", l.ok() ? "checkout works" : l.status().ToString()));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(1));
-    }
     return pool_cycle(std::move(*p));
   }
 

@@ -29,6 +29,16 @@ void on_fiber_thread(F body) {
   t.join();
 }
 
+// Runs `n` fibers of body on a new fiber I/O thread and joins them all.
+template <class F>
+void fibers_on_thread(int n, F body) {
+  on_fiber_thread([&] {
+    std::vector<boost::fibers::fiber> fibers;
+    for (int i = 0; i < n; ++i) fibers.emplace_back(body);
+    for (auto& f : fibers) f.join();
+  });
+}
+
 // The most statements of application `app` seen running at once, polled
 // from a plain thread while `running` holds.
 struct concurrency_watch {
@@ -70,16 +80,9 @@ TEST_CASE("eight fibers of one thread connect and run eight queries at once") {
   pq::driver d = make_driver(pool_dsn(app));
   concurrency_watch watch(app);
   std::atomic<int> ok{0};
-  on_fiber_thread([&] {
-    std::vector<boost::fibers::fiber> fibers;
-    for (int i = 0; i < 8; ++i) {
-      fibers.emplace_back([&] {
-        auto c = d.connect();
-        if (!c.ok()) return;
-        if (c->exec("SELECT pg_sleep(0.6)").ok()) ++ok;
-      });
-    }
-    for (auto& f : fibers) f.join();
+  fibers_on_thread(8, [&] {
+    auto c = d.connect();
+    if (c.ok() && c->exec("SELECT pg_sleep(0.6)").ok()) ++ok;
   });
   CHECK(ok == 8);
   CHECK(watch.stop() == 8);
@@ -143,15 +146,9 @@ TEST_CASE("a pool's fibers on one thread use all its connections at once") {
   sandpool::pool p = make_pool(pool_dsn(app), o);
   concurrency_watch watch(app);
   std::atomic<int> ok{0};
-  on_fiber_thread([&] {
-    std::vector<boost::fibers::fiber> fibers;
-    for (int i = 0; i < 8; ++i) {
-      fibers.emplace_back([&] {
-        auto l = p.checkout(10s);
-        if (l.ok() && (*l)->exec("SELECT pg_sleep(0.3)").ok()) ++ok;
-      });
-    }
-    for (auto& f : fibers) f.join();
+  fibers_on_thread(8, [&] {
+    auto l = p.checkout(10s);
+    if (l.ok() && (*l)->exec("SELECT pg_sleep(0.3)").ok()) ++ok;
   });
   CHECK(ok == 8);
   CHECK(watch.stop() == 4);
