@@ -3,12 +3,8 @@
 // beyond that scope and no sandbox transaction is opened.
 #pragma once
 
-#include <chrono>
 #include <string_view>
 
-#include "absl/status/statusor.h"
-#include "sandpool/core/detail/waiter.hpp"
-#include "sandpool/core/source_location.hpp"
 #include "sandpool/ownership/route.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
@@ -20,18 +16,15 @@ struct auto_mode {
 
   // Whoever owns nothing and is allowed nothing gets a fresh connection.
   route fallback(owner_id) const noexcept { return {route::kind::fresh, 0}; }
+  // Entering the mode checks every owner in.
+  bool keeps(owner_id) const noexcept { return false; }
+  // The owner set_mode() requires to have checked out (0: none).
+  owner_id requires_owner() const noexcept { return 0; }
+  // An explicit checkout may proceed (no answer instead of one).
+  bool checkout_proceeds(owner_id) const noexcept { return true; }
+  // Whether the mode ends when `owner` loses its connection.
+  bool ends_with(owner_id) const noexcept { return false; }
   friend bool operator==(const auto_mode&, const auto_mode&) = default;
-
-  // Checks a fresh lease out of the core. Thread-safe. Overload control
-  // may shed the caller unless on_overload is wait.
-  template <class Lease, class Core>
-  static absl::StatusOr<Lease> checkout(Core& core, std::chrono::nanoseconds timeout,
-                                        source_location site,
-                                        detail::overload on_overload = detail::overload::shed) {
-    auto slot = core.acquire(timeout, site, on_overload);
-    if (!slot.ok()) return slot.status();
-    return Lease(&core, *slot, site);
-  }
 };
 
 }  // namespace sandpool::modes

@@ -122,7 +122,7 @@ class basic_pool {
   [[nodiscard]] absl::StatusOr<lease_type> checkout(
       std::chrono::nanoseconds timeout,
       source_location site = source_location::current()) {
-    if (own_->trivial()) return modes::auto_mode::checkout<lease_type>(*core_, timeout, site);
+    if (own_->trivial()) return lease_type::take(*core_, timeout, site);
     return own_->lease(timeout, site);
   }
 

@@ -71,6 +71,31 @@ std::string timeout_cancel_reason(std::string_view pool, std::string_view owner,
                       "(sandpool::infinite disables it)");
 }
 
+absl::Status lease_revoked_error(std::string_view pool, const ended_owner& owner) {
+  if (owner.reason == end_reason::timed_out)
+    return absl::DeadlineExceededError(absl::StrCat(
+        "pool '", sv(pool), "': this lease is on the connection of ", owner.label,
+        ", which held it for ", ms(owner.held), ", past ownership_timeout (", ms(owner.limit),
+        "), so the reaper took it back: its transaction was rolled back and nothing more runs "
+        "through this lease. It had checked out at ", describe_site(owner.site),
+        ". Fix: check in sooner, or raise ownership_timeout (sandpool::infinite disables it)."));
+  const char* fix = owner.reason == end_reason::ended
+                        ? "keep the owner alive until every lease on its connection has ended"
+                        : "end every lease on the connection before it is checked in";
+  return absl::FailedPreconditionError(absl::StrCat(
+      "pool '", sv(pool), "': this lease is on the connection of ", owner.label, ", which ",
+      what_happened(owner), "; its transaction was rolled back and nothing more runs through "
+      "this lease. Fix: ", fix, "."));
+}
+
+std::string statement_cancel_reason(std::string_view pool, const ended_owner& owner) {
+  if (owner.reason == end_reason::timed_out)
+    return timeout_cancel_reason(pool, owner.label, owner.held, owner.limit);
+  return absl::StrCat("pool '", sv(pool), "': ", owner.label, " ", what_happened(owner),
+                      " while this statement ran on its connection, so it was cancelled and "
+                      "the transaction rolled back");
+}
+
 absl::Status checkin_not_owner_error(std::string_view pool, std::string_view caller,
                                      std::string_view allowed_owner) {
   if (allowed_owner.empty())

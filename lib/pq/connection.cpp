@@ -137,7 +137,8 @@ connection::connection(connection&& other) noexcept
       touched_(std::exchange(other.touched_, false)),
       notices_(std::move(other.notices_)),
       previous_receiver_(other.previous_receiver_),
-      cancel_reason_(std::move(other.cancel_reason_)) {}
+      cancel_reason_(std::move(other.cancel_reason_)),
+      gate_(std::move(other.gate_)) {}
 
 connection& connection::operator=(connection&& other) noexcept {
   if (this != &other) {
@@ -155,6 +156,7 @@ connection& connection::operator=(connection&& other) noexcept {
     notices_ = std::move(other.notices_);
     previous_receiver_ = other.previous_receiver_;
     cancel_reason_ = std::move(other.cancel_reason_);
+    gate_ = std::move(other.gate_);
   }
   return *this;
 }
@@ -167,6 +169,8 @@ void connection::close() noexcept {
 }
 
 absl::StatusOr<result> connection::exec(std::string_view sql) {
+  const gate_pass pass(gate_);
+  if (!pass.ok()) return pass.status();
   if (hook_ != nullptr) return hook_->run(*this, statement{sql, {}, false});
   return run(sql, {}, false);
 }
@@ -178,6 +182,8 @@ absl::StatusOr<result> connection::exec(std::string_view sql,
 
 absl::StatusOr<result> connection::exec(std::string_view sql,
                                         std::span<const param> params) {
+  const gate_pass pass(gate_);
+  if (!pass.ok()) return pass.status();
   if (hook_ != nullptr) return hook_->run(*this, statement{sql, params, true});
   return run(sql, params, true);
 }

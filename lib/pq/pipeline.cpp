@@ -41,6 +41,8 @@ bool is_copy(ExecStatusType s) {
 
 absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
     std::span<const pipeline_step> steps) {
+  const gate_pass pass(gate_);
+  if (!pass.ok()) return pass.status();
   if (steps.empty()) {
     return absl::InvalidArgumentError(
         "exec_pipeline needs at least one step; nothing was sent");

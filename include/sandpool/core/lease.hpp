@@ -8,8 +8,12 @@
 #include <cassert>
 #include <utility>
 
+#include <chrono>
+
 #include "absl/status/status.h"
+#include "absl/status/statusor.h"
 #include "sandpool/core/detail/messages.hpp"
+#include "sandpool/core/detail/waiter.hpp"
 #include "sandpool/core/source_location.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
@@ -18,10 +22,13 @@ namespace sandpool {
 
 namespace detail {
 // A turn on an owned connection. A lease taken in manual or shared mode
-// ends the turn when it goes, instead of returning the connection.
+// ends the turn when it goes, instead of returning the connection, and
+// reaches its connection through the turn: once the ownership layer has
+// taken the connection back, that is a stand-in refusing every statement.
 class turn {
  public:
   virtual void end_turn() noexcept = 0;
+  virtual void* connection() const noexcept = 0;  // the Core::connection to use
 
  protected:
   ~turn() = default;
@@ -60,13 +67,26 @@ class basic_lease {
   }
   ~basic_lease() { give_back(); }
 
+  // Checks a connection of its own out of the core: the checkout of auto
+  // mode and of an explicit checkout. Thread-safe. Overload control may shed
+  // the caller unless on_overload is wait.
+  [[nodiscard]] static absl::StatusOr<basic_lease> take(
+      Core& core, std::chrono::nanoseconds timeout, source_location site,
+      detail::overload on_overload = detail::overload::shed) {
+    auto slot = core.acquire(timeout, site, on_overload);
+    if (!slot.ok()) return slot.status();
+    return basic_lease(&core, *slot, site);
+  }
+
   // True while the lease holds a connection.
   explicit operator bool() const noexcept { return slot_ != nullptr; }
 
   // The leased connection. Precondition: the lease holds one (a bug
   // otherwise, checked in debug builds).
+  // A reference to it must not outlive the lease.
   connection& operator*() const noexcept {
     assert(slot_ && "lease holds no connection");
+    if (turn_ != nullptr) return *static_cast<connection*>(turn_->connection());
     return *slot_->conn;
   }
   connection* operator->() const noexcept { return &**this; }

@@ -14,6 +14,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "sandpool/core/driver.hpp"
+#include "sandpool/core/statement_gate.hpp"
 
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
@@ -45,9 +46,12 @@ struct server {
   }
 };
 
+// A test runs a "statement" by passing the gate: gate_pass p(c.gate()).
 struct connection_state {
   int id = 0;
   tx_status status = tx_status::idle;  // what the next checkin will see
+  statement_gate gate_{};
+  statement_gate& gate() noexcept { return gate_; }
 };
 
 class driver {

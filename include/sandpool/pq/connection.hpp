@@ -28,6 +28,7 @@
 #include "absl/status/statusor.h"
 #include "sandpool/core/driver.hpp"
 #include "sandpool/core/events.hpp"
+#include "sandpool/core/statement_gate.hpp"
 #include "sandpool/pq/result.hpp"
 #include "sandpool/pq/statement_hook.hpp"
 
@@ -71,7 +72,9 @@ class connection {
   //    that the pool replaces the connection when it is returned, with
   //    SQLSTATE 57P01 (terminated by an administrator) or 08006;
   //  - sql starts a COPY: Unimplemented (the COPY is aborted first);
-  //  - the connection was closed: FailedPrecondition.
+  //  - the connection was closed: FailedPrecondition;
+  //  - the pool revoked the connection (see gate()): the revocation's error,
+  //    e.g. the ownership timeout; nothing is sent.
   [[nodiscard]] absl::StatusOr<result> exec(std::string_view sql);
 
   // Runs one statement with $1, $2, ... bound to params (text format, types
@@ -87,6 +90,12 @@ class connection {
   // must outlive its installation. Not thread-safe: install and remove while
   // nobody uses the connection.
   void set_hook(statement_hook* hook) noexcept { hook_ = hook; }
+
+  // The gate exec() and exec_pipeline() pass through: the ownership layer
+  // revokes a connection its owner lost (timeout, exit, checkin) while a
+  // lease on it is still held. exec_direct() and the resets are the pool's
+  // own path and do not pass it.
+  [[nodiscard]] statement_gate& gate() noexcept { return gate_; }
   [[nodiscard]] statement_hook* hook() const noexcept { return hook_; }
 
   // exec() that bypasses the hook: what a hook uses to reach the server.
@@ -263,6 +272,7 @@ class connection {
   // the canceller's thread, taken by the querying one.
   mutable std::mutex cancel_lock_;
   std::string cancel_reason_;  // guarded by cancel_lock_
+  statement_gate gate_;
 };
 
 }  // namespace sandpool::pq

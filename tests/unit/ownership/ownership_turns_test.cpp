@@ -135,7 +135,42 @@ TEST_CASE("the reaper expires owners in deadline order and reports the next dead
   second.join();
 }
 
-TEST_CASE("a query in flight at the timeout is cancelled and its connection discarded") {
+TEST_CASE("a statement in flight at the timeout is cancelled and its connection discarded") {
+  ownership_options own;
+  own.ownership_timeout = 1s;
+  owned_fixture f(own);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    name_current_owner("slow test");
+    REQUIRE(f.own().checkout().ok());
+    auto turn = f.pool.checkout();
+    REQUIRE(turn.ok());
+    {
+      const gate_pass running((*turn)->gate());  // a statement is running
+      REQUIRE(running.ok());
+      f.clock.advance(2s);
+      f.pool.maintain();
+      CHECK(f.server->cancels == 1);
+      CHECK(f.pool.metrics().in_use == 1);  // not back while the statement runs
+      const gate_pass next((*turn)->gate());
+      CHECK(next.status().code() == absl::StatusCode::kDeadlineExceeded);
+    }  // the cancelled statement ends; the turn is still held
+    f.clock.advance(5ms);
+    f.pool.maintain();  // the reaper looks again and returns it
+    CHECK(f.pool.metrics().in_use == 0);
+    f.pool.maintain();  // housekeeping closes it
+    CHECK(f.pool.metrics().discarded == 1);
+    const gate_pass later((*turn)->gate());
+    CHECK(later.status().code() == absl::StatusCode::kDeadlineExceeded);
+    CHECK(contains(later.status(), "slow test (owner"));
+    CHECK(contains(later.status(), "held it for 2000 ms, past ownership_timeout (1000 ms)"));
+    REQUIRE((*turn).checkin().ok());  // ending the refused lease is harmless
+    CHECK(contains(f.pool.checkout().status(), "the query in flight was cancelled"));
+    CHECK(f.pool.metrics().in_use == 0);
+  });
+}
+
+TEST_CASE("a lease held past the timeout is refused and its connection returned at once") {
   ownership_options own;
   own.ownership_timeout = 1s;
   owned_fixture f(own);
@@ -143,15 +178,18 @@ TEST_CASE("a query in flight at the timeout is cancelled and its connection disc
   owned_fixture::in_fiber([&] {
     REQUIRE(f.own().checkout().ok());
     auto turn = f.pool.checkout();
-    (*turn)->status = tx_status::active;  // a query is running
+    REQUIRE(turn.ok());
+    (*turn)->status = tx_status::in_transaction;  // it wrote something
     f.clock.advance(2s);
     f.pool.maintain();
-    CHECK(f.server->cancels == 1);
-    CHECK(f.pool.metrics().in_use == 1);  // the turn is still out
-    *turn = {};
-    f.pool.maintain();
-    CHECK(f.pool.metrics().discarded == 1);
-    CHECK(contains(f.pool.checkout().status(), "the query in flight was cancelled"));
+    CHECK(f.pool.metrics().in_use == 0);  // back in the pool
+    f.pool.maintain();                    // housekeeping rolls it back
+    CHECK(f.server->resets == 1);
+    CHECK(f.server->cancels == 0);        // nothing was running
+    const gate_pass refused((*turn)->gate());
+    CHECK(refused.status().code() == absl::StatusCode::kDeadlineExceeded);
+    REQUIRE((*turn).checkin().ok());
+    CHECK(f.pool.metrics().in_use == 0);
   });
 }
 

@@ -41,6 +41,11 @@ absl::Status own_timeout_error(std::string_view pool, const ended_owner& owner);
 // was running (the statement's error says it).
 std::string timeout_cancel_reason(std::string_view pool, std::string_view owner,
                                   std::chrono::nanoseconds held, std::chrono::nanoseconds limit);
+// What a lease still held on a connection its owner lost gets for every
+// statement: DeadlineExceeded for a timeout, else FailedPrecondition.
+absl::Status lease_revoked_error(std::string_view pool, const ended_owner& owner);
+// Why a statement running on such a connection was cancelled.
+std::string statement_cancel_reason(std::string_view pool, const ended_owner& owner);
 absl::Status checkin_not_owner_error(std::string_view pool, std::string_view caller,
                                      std::string_view allowed_owner);
 absl::Status allow_from_nobody_error(std::string_view pool, std::string_view from);
