@@ -24,7 +24,7 @@ namespace {
 // Labels are interned: slots keep a 32-bit id, the file gets the text.
 // Append-only, so an id stays valid for the life of the process.
 struct label_table {
-  std::mutex lock;
+  std::mutex lock;  // guards texts
   std::deque<std::string> texts{"-"};  // id 0: outside any test
   std::atomic<std::uint32_t> current{0};
 };
@@ -62,7 +62,7 @@ std::string file_part(std::string_view s) {
 // Recorders alive now, so that pools never destroyed (a test pool made with
 // `new` and left for the process to reclaim) still write their file at exit.
 struct live_recorders {
-  std::mutex lock;
+  std::mutex lock;  // guards all
   std::set<detail::activity_recorder*> all;
 };
 

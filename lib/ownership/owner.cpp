@@ -36,7 +36,7 @@ std::atomic<owner_id> next_owner_id{1};
 // Live records by id, so a pool can subscribe to the end of a context other
 // than the caller's (allow(owner, other)). Touched only when a context is
 // first seen, when it ends, and on subscription: never on the hot path.
-std::mutex live_mutex;
+std::mutex live_mutex;  // guards live()
 absl::flat_hash_map<owner_id, owner_record*>& live() {
   static auto* records = new absl::flat_hash_map<owner_id, owner_record*>;
   return *records;

@@ -266,6 +266,7 @@ void registry::maybe_drop(conn_id id, conn_rec& r, effects& fx) {
 void registry::revoked(conn_id c, revoke_report report, effects& fx) {
   conn_rec& r = conns_.at(c);
   --r.outside;
+  const bool first_busy = report == revoke_report::busy && !r.cancelled;
   if (report == revoke_report::busy) {
     r.cancelled = true;  // its session's state is unknown: close it
     if (auto e = ended_.find(r.owner); e != ended_.end()) e->second.info.cancelled_query = true;
@@ -273,8 +274,9 @@ void registry::revoked(conn_id c, revoke_report report, effects& fx) {
   if (r.at != phase::revoking || r.outside > 0) return;
   if (report == revoke_report::idle || r.depth == 0) {
     start_return(c, r, fx);
-  } else if (report == revoke_report::busy) {
-    fx.push_back(effect{effect::kind::reaper});  // expire() looks again soon
+  } else if (first_busy) {
+    // expire() looks again soon, and every recheck after, until it is idle.
+    fx.push_back(effect{effect::kind::reaper});
   }
 }
 

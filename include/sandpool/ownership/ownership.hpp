@@ -34,6 +34,7 @@
 #include "sandpool/core/detail/deadline.hpp"
 #include "sandpool/core/detail/fiber_notify.hpp"
 #include "sandpool/core/detail/spinlock.hpp"
+#include "sandpool/core/driver.hpp"
 #include "sandpool/core/lease.hpp"
 #include "sandpool/core/source_location.hpp"
 #include "sandpool/core/statement_gate.hpp"

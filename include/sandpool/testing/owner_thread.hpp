@@ -117,7 +117,7 @@ class basic_owner_thread {
 
   Pool& pool_;
   std::thread thread_;
-  std::mutex lock_;
+  std::mutex lock_;  // guards state_ and result_
   std::condition_variable cv_;
   state state_ = state::starting;
   absl::Status result_;  // the checkout's error, or checkin's

@@ -202,7 +202,7 @@ class suite {
   }
 
   static std::mutex& due_lock() {
-    static std::mutex m;
+    static std::mutex m;  // guards due()
     return m;
   }
   // The unsandboxed each_suite suite whose cleanup has not run yet.

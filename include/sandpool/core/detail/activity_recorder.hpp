@@ -64,7 +64,7 @@ class activity_recorder {
 
   const std::string dir_, pool_;
   const std::size_t max_size_;
-  std::mutex lock_;
+  std::mutex lock_;  // guards records_ and written_
   std::vector<record> records_;
   bool written_ = false;
 };

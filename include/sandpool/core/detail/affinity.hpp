@@ -25,13 +25,6 @@ struct affinity {
   static void remember(std::uint64_t pool, std::size_t index) noexcept {
     last() = {pool, index};
   }
-  // Moves s to the head of the idle list if it is idle (on that list).
-  template <class List, class Slot>
-  static void to_front_if_idle(List& idle, Slot& s) noexcept {
-    if (s.state != slot_state::idle) return;
-    idle.erase(idle.iterator_to(s));
-    idle.push_front(s);
-  }
   // The slot index the calling thread returned last to `pool`, or -1.
   static std::ptrdiff_t recall(std::uint64_t pool) noexcept {
     const entry& e = last();

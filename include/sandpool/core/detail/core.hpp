@@ -1,10 +1,9 @@
 // The pool core: slots, the intrusive LIFO idle list and the FIFO of
 // waiters, generic over a driver and a clock. It knows nothing about
 // ownership or SQL. Invariants, all guarded by lock_:
-//  - a slot is on idle_ exactly when its state is idle;
-//  - a waiter is on waiters_ exactly until it is granted a slot or failed;
-//  - in_use_ counts slots in state leased; open_ counts slots holding a
-//    connection; connecting_ counts slots in state connecting.
+//  - a slot changes state only through book_.move(), which keeps the idle
+//    list and the counts (slot_book.hpp);
+//  - a waiter is on waiters_ exactly until it is granted a slot or failed.
 // The checkout fast path takes the lock once, pops the idle head (the
 // thread's own last connection first: affinity.hpp), no I/O, no allocation. Connecting, resetting and closing run in maintain(),
 // outside the lock, on the housekeeping thread (or when a test calls it).
@@ -35,6 +34,7 @@
 #include "sandpool/core/detail/messages.hpp"
 #include "sandpool/core/detail/sizing.hpp"
 #include "sandpool/core/detail/slot.hpp"
+#include "sandpool/core/detail/slot_book.hpp"
 #include "sandpool/core/detail/spinlock.hpp"
 #include "sandpool/core/detail/waiter.hpp"
 #include "sandpool/core/driver.hpp"
@@ -119,14 +119,13 @@ class core {
     affinity::remember(id_, static_cast<std::size_t>(s - slots_.get()));
     const time_point now = clock_.now();
     lock_type lk(lock_);
-    --in_use_;
     if (closed_) return release_after_close(lk, *s);
     hold_hist_.record(now - s->leased_at);
     if (status == tx_status::broken) {
       doom(*s, discard_reason::broken);
       if (!discard) distrust_idle();
     } else if (status != tx_status::idle) {
-      s->state = slot_state::dirty;
+      book_.move(*s, slot_state::dirty);
       wake_housekeeper();
     } else if (now - s->created > options_.max_lifetime) {
       doom(*s, discard_reason::expired);
@@ -190,10 +189,9 @@ class core {
     const std::ptrdiff_t own = affinity::recall(id_);
     lock_type lk(lock_);
     if (closed_) return pool_closed_error(options_.name);
-    if (own >= 0) affinity::to_front_if_idle(idle_, slots_[static_cast<std::size_t>(own)]);
-    while (!idle_.empty()) {
-      slot_type& s = idle_.front();
-      idle_.pop_front();
+    if (own >= 0) book_.to_front(slots_[static_cast<std::size_t>(own)]);
+    while (!book_.idle().empty()) {
+      slot_type& s = book_.idle_front();
       if (now - s.created > options_.max_lifetime) {
         doom(s, discard_reason::expired);
         continue;
@@ -215,7 +213,6 @@ class core {
         served(std::chrono::nanoseconds::zero());
         return &s;
       }
-      --in_use_;
       ++validation_failures_;
       distrust_idle();
       if (closed_) {  // shut down while we validated: no queue to join
@@ -248,7 +245,7 @@ class core {
   // once with that error instead of waiting out checkout_timeout. Under the
   // lock.
   bool refused_permanently() const noexcept {
-    if (open_ != 0 || connect_failures_in_row_ == 0) return false;
+    if (book_.open() != 0 || connect_failures_in_row_ == 0) return false;
     switch (last_connect_error_.code()) {
       case absl::StatusCode::kPermissionDenied:
       case absl::StatusCode::kUnauthenticated:
@@ -264,7 +261,7 @@ class core {
   // because the server is unreachable, not because of load, and waiters time
   // out with the connect error instead. Under the lock.
   bool sheds_now() const noexcept {
-    return codel_.overloaded() && !(open_ == 0 && connect_failures_in_row_ > 0);
+    return codel_.overloaded() && !(book_.open() == 0 && connect_failures_in_row_ > 0);
   }
   // The oldest waiter overload control may shed, or null.
   const waiter_type* oldest_sheddable() const noexcept {
@@ -285,11 +282,9 @@ class core {
   // sessions starts the reset here (without waiting for it).
   tx_status returned_status(connection& c) noexcept;
   void lease(slot_type& s, time_point now, source_location site) noexcept {
-    s.state = slot_state::leased;
+    book_.move(s, slot_state::leased);
     s.leased_at = now;
     s.site = site;
-    ++in_use_;
-    max_in_use_ = std::max(max_in_use_, in_use_);
   }
   void served(std::chrono::nanoseconds delay) noexcept {
     ++checkouts_;
@@ -299,8 +294,7 @@ class core {
   }
   void make_available(slot_type& s, time_point now) noexcept {
     if (waiters_.empty()) {
-      s.state = slot_state::idle;
-      idle_.push_front(s);
+      book_.move(s, slot_state::idle);
       return;
     }
     waiter_type& w = waiters_.front();
@@ -314,10 +308,10 @@ class core {
   }
   // A connection was found broken: the idle ones may share its fate.
   void distrust_idle() noexcept {
-    for (slot_type& s : idle_) s.suspect = true;
+    book_.for_each_idle([](slot_type& s) { s.suspect = true; });
   }
   void doom(slot_type& s, discard_reason why) noexcept {
-    s.state = slot_state::doomed;
+    book_.move(s, slot_state::doomed);
     s.why = why;
     wake_housekeeper();
   }
@@ -341,11 +335,12 @@ class core {
   }
   void wake_housekeeper() noexcept {
     hk_pending_ = true;
+    ++wakes_;
     detail::notify_all(hk_cv_);  // the maintenance fiber and hosted task fibers
   }
   pool_snapshot counts() const noexcept {
-    return {options_.name, open_,       in_use_, idle_.size(), waiters_.size(),
-            connecting_,   options_.max_size};
+    return {options_.name,        book_.open(),  book_.in_use(), book_.idle_count(),
+            waiters_.size(),      book_.connecting(), options_.max_size};
   }
   const slot_type* longest_held() const noexcept {
     const slot_type* best = nullptr;
@@ -359,12 +354,12 @@ class core {
   Driver driver_;
   const pool_options options_;
   Clock clock_;
-  mutable spinlock lock_;
+  mutable spinlock lock_;  // guards the slots, the idle list, the waiters, the counters
   const std::uint64_t id_ = affinity::next_pool_id();
   std::unique_ptr<slot_type[]> slots_;
-  boost::intrusive::list<slot_type> idle_;     // LIFO: warm connections first
+  slot_book<slot_type> book_;  // the idle list (LIFO) and the slot counts
   boost::intrusive::list<waiter_type> waiters_;  // FIFO
-  std::size_t open_ = 0, in_use_ = 0, connecting_ = 0, blocked_ = 0, max_in_use_ = 0;
+  std::size_t blocked_ = 0;  // callers inside the core after it closed
   bool closed_ = false, orphaned_ = false;
   // Reconnect backoff is pool-wide: one failing server, one schedule.
   unsigned connect_failures_in_row_ = 0;
@@ -386,6 +381,7 @@ class core {
   // Housekeeping thread.
   boost::fibers::condition_variable_any hk_cv_;
   bool hk_pending_ = true;  // warm-up runs at start
+  std::uint64_t wakes_ = 0;  // wake_housekeeper() calls, so hosted tasks miss none
   bool hk_stop_ = false;
   std::vector<task> tasks_;
   std::size_t tasks_started_ = 0;  // hosted tasks running as fibers

@@ -119,22 +119,21 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
 // Claims the work of one round: slots to close, reset and open. Under the lock.
 template <driver Driver, class Clock>
 void core<Driver, Clock>::collect(time_point now, work& w) {
-  std::size_t idle_left = idle_.size();
+  std::size_t idle_left = book_.idle_count();
   for (std::size_t i = 0; i < options_.max_size; ++i) {
     slot_type& s = slots_[i];
     if (s.state == slot_state::doomed) {
-      s.state = slot_state::closing;
+      book_.move(s, slot_state::closing);
       w.close.push_back(&s);
     } else if (s.state == slot_state::dirty) {
-      s.state = slot_state::resetting;
+      book_.move(s, slot_state::resetting);
       w.reset.push_back(&s);
     } else if (s.state == slot_state::idle) {
       const bool expired = now - s.created > options_.max_lifetime;
       const bool unused = now - s.last_used > options_.idle_timeout && idle_left > options_.min_idle;
       if (expired || unused) {
-        idle_.erase(idle_.iterator_to(s));
         --idle_left;
-        s.state = slot_state::closing;
+        book_.move(s, slot_state::closing);
         s.why = expired ? discard_reason::expired : discard_reason::idle;
         w.close.push_back(&s);
       }
@@ -143,13 +142,13 @@ void core<Driver, Clock>::collect(time_point now, work& w) {
   fail_waiters(now);
   if (closed_ || now < retry_at_) return;
   // Connections claimed for closing no longer count: replacements start now.
-  std::size_t n = connections_to_open({open_ - w.close.size(), connecting_, idle_.size(),
+  std::size_t n = connections_to_open({book_.open() - w.close.size(), book_.connecting(),
+                                       book_.idle_count(),
                                        waiters_.size(), options_.min_idle, options_.max_size});
   for (std::size_t i = 0; i < options_.max_size && n > 0; ++i) {
     slot_type& s = slots_[i];
     if (s.state != slot_state::empty) continue;
-    s.state = slot_state::connecting;
-    ++connecting_;
+    book_.move(s, slot_state::connecting);
     --n;
     w.connect.push_back(&s);
   }
@@ -169,8 +168,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
     lock_type lk(lock_);
     for (slot_type* s : w.close) {
       s->conn.reset();
-      s->state = slot_state::empty;
-      --open_;
+      book_.move(*s, slot_state::empty);
       discarded(*s, t);
     }
     hk_pending_ = true;  // a replacement may be wanted
@@ -197,13 +195,11 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
     absl::StatusOr<connection> c = driver_.connect();
     const time_point t = clock_.now();
     lock_type lk(lock_);
-    --connecting_;
     connect_hist_.record(t - started);
     note({c.ok() ? pool_event_kind::connected : pool_event_kind::connect_failed, {},
           c.status(), {}, t - started});
     if (c.ok()) {
       ++connects_;
-      ++open_;
       connect_failures_in_row_ = 0;
       s->conn.emplace(std::move(*c));
       s->created = s->last_used = t;
@@ -217,7 +213,7 @@ auto core<Driver, Clock>::maintain_pool() -> time_point {
       ++connect_failures_;
       ++connect_failures_in_row_;
       last_connect_error_ = c.status();
-      s->state = slot_state::empty;
+      book_.move(*s, slot_state::empty);
       const double jitter = std::uniform_real_distribution<double>(0.0, 1.0)(rng_);
       retry_at_ = saturating_add(
           t, reconnect_delay(connect_failures_in_row_, options_.reconnect_backoff_min,
@@ -240,10 +236,11 @@ auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
     if (s.state == slot_state::doomed || s.state == slot_state::dirty) return now;
     if (s.state != slot_state::idle) continue;
     due = std::min(due, saturating_add(s.created, options_.max_lifetime));
-    if (idle_.size() > options_.min_idle)
+    if (book_.idle_count() > options_.min_idle)
       due = std::min(due, saturating_add(s.last_used, options_.idle_timeout));
   }
-  if (!closed_ && connections_to_open({open_, connecting_, idle_.size(), waiters_.size(),
+  if (!closed_ && connections_to_open({book_.open(), book_.connecting(), book_.idle_count(),
+                                       waiters_.size(),
                                        options_.min_idle, options_.max_size}) > 0)
     due = std::min(due, std::max(retry_at_, now));
   if (!waiters_.empty()) {

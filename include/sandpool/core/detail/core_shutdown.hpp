@@ -18,10 +18,12 @@ template <driver Driver, class Clock>
 void core<Driver, Clock>::run_hosted(task t) {
   lock_type lk(lock_);
   while (!hk_stop_) {
+    const std::uint64_t seen = wakes_;
     lk.unlock();
     const time_point due = t(clock_.now());
     lk.lock();
     if (hk_stop_) break;
+    if (wakes_ != seen) continue;  // woken while it ran (even by itself): look again
     if (due == time_point::max()) {
       hk_cv_.wait(lk);
     } else {
@@ -71,11 +73,10 @@ void core<Driver, Clock>::close_all_unleased() {
   std::vector<slot_type*> doomed;
   {
     lock_type lk(lock_);
-    idle_.clear();
     for (std::size_t i = 0; i < options_.max_size; ++i) {
       slot_type& s = slots_[i];
       if (s.holds_connection() && s.state != slot_state::leased) {
-        s.state = slot_state::closing;
+        book_.move(s, slot_state::closing);
         s.why = discard_reason::closed;
         doomed.push_back(&s);
       }
@@ -87,8 +88,7 @@ void core<Driver, Clock>::close_all_unleased() {
     lock_type lk(lock_);
     for (slot_type* s : doomed) {
       s->conn.reset();
-      s->state = slot_state::empty;
-      --open_;
+      book_.move(*s, slot_state::empty);
       discarded(*s, now);
     }
   }
@@ -97,22 +97,21 @@ void core<Driver, Clock>::close_all_unleased() {
 
 template <driver Driver, class Clock>
 void core<Driver, Clock>::release_after_close(lock_type& lk, slot_type& s) noexcept {
-  std::optional<connection> c = std::move(s.conn);
+  connection c = std::move(*s.conn);  // a leased slot holds one
   s.conn.reset();
-  s.state = slot_state::empty;
+  book_.move(s, slot_state::empty);
   s.why = discard_reason::closed;
-  --open_;
   discarded(s, clock_.now());
   // Counted as blocked while it closes and delivers outside the lock, so
   // that orphan() cannot delete the core under it.
   ++blocked_;
   detail::notify_all(drained_cv_);
   lk.unlock();
-  driver_.close(*c);
+  driver_.close(c);
   deliver_events();  // housekeeping has stopped
   lk.lock();
   --blocked_;
-  const bool last = orphaned_ && in_use_ == 0 && blocked_ == 0;
+  const bool last = orphaned_ && book_.in_use() == 0 && blocked_ == 0;
   detail::notify_all(drained_cv_);
   lk.unlock();
   if (last) delete this;
@@ -134,7 +133,7 @@ absl::Status core<Driver, Clock>::shutdown(std::chrono::nanoseconds grace) {
         detail::notify_all(w.cv);
       }
     }
-    while (in_use_ > 0 && std::chrono::steady_clock::now() < deadline)
+    while (book_.in_use() > 0 && std::chrono::steady_clock::now() < deadline)
       drained_cv_.wait_until(lk, deadline);
     const time_point now = clock_.now();
     for (std::size_t i = 0; i < options_.max_size; ++i)
@@ -156,7 +155,7 @@ void core<Driver, Clock>::orphan(core* c) noexcept {
   // Failed waiters still have to wake up and leave before the core can go.
   while (c->blocked_ > 0) c->drained_cv_.wait(lk);
   c->orphaned_ = true;
-  const bool last = c->in_use_ == 0;
+  const bool last = c->book_.in_use() == 0;
   lk.unlock();
   if (last) delete c;
 }
@@ -165,12 +164,12 @@ template <driver Driver, class Clock>
 sandpool::metrics core<Driver, Clock>::snapshot() const {
   lock_type lk(lock_);
   sandpool::metrics m;
-  m.size = open_;
-  m.idle = idle_.size();
-  m.in_use = in_use_;
+  m.size = book_.open();
+  m.idle = book_.idle_count();
+  m.in_use = book_.in_use();
   m.waiting = waiters_.size();
-  m.connecting = connecting_;
-  m.max_in_use = max_in_use_;
+  m.connecting = book_.connecting();
+  m.max_in_use = book_.max_in_use();
   m.wait_p50 = wait_hist_.quantile(0.50);
   m.wait_p95 = wait_hist_.quantile(0.95);
   m.wait_p99 = wait_hist_.quantile(0.99);

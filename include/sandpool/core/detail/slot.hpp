@@ -1,5 +1,5 @@
 // One place in the pool. A slot is a small state machine with no I/O in it:
-// the core moves it between states under the pool lock, and whoever moved it
+// the core moves it between states under the pool lock (slot_book::move), and whoever moved it
 // into a "busy" state (connecting, resetting, closing) does the I/O outside
 // the lock and then moves it on. Slots live for the pool's lifetime, so the
 // idle list and leases can point at them.

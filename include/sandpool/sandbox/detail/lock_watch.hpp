@@ -46,7 +46,7 @@ class lock_watch {
   pq::connection& watched_;
   const int watched_pid_;
   const int holder_;
-  std::mutex lock_;
+  std::mutex lock_;  // guards stop_ and why_
   std::condition_variable wake_;
   bool stop_ = false;                 // guarded by lock_
   std::optional<absl::Status> why_;   // guarded by lock_: set when it cancelled
