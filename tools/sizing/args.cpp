@@ -170,6 +170,7 @@ absl::StatusOr<command_line> parse_run(const std::vector<std::string>& args, std
          r.margin_percent = *m;
          return absl::OkStatus();
        }},
+      {"--repeats", count_flag(r.repeats, "--repeats", 1, 1000)},
       {"--repos-per-test", count_flag(r.repos_per_test, "--repos-per-test", 1, 1000)},
       {"--spindles", count_flag(r.spindles, "--spindles", 0, 1000)},
       {"--csv", path_flag(r.csv_path, "--csv")},
@@ -186,6 +187,12 @@ absl::StatusOr<command_line> parse_run(const std::vector<std::string>& args, std
                  "; give one of them");
     }
     r.workload = workload_kind::script;
+  }
+  if (r.seconds / r.repeats < 0.01) {
+    return bad("--seconds " + format_seconds(r.seconds) + " over --repeats " +
+               std::to_string(r.repeats) + " leaves " + format_seconds(r.seconds / r.repeats) +
+               " per repeat, too short to measure; give at least 10 ms per repeat (raise "
+               "--seconds or lower --repeats)");
   }
   if (r.concurrency() > 100000) {
     return bad("--threads " + std::to_string(r.threads) + " x --fibers " +
@@ -245,10 +252,13 @@ std::string usage_text() {
        sandpool-size --help
 
 Measures which pool size serves a workload best: runs it at a fixed
-concurrency (threads x fibers) against PostgreSQL, once per pool size, and
-prints throughput, checkout wait and query latency per size, then recommends
-the smallest size within --margin of the best throughput whose p99 checkout
-wait meets --wait-target, beside two rules of thumb. Sizes at or above
+concurrency (threads x fibers) against PostgreSQL, --repeats times per pool
+size (in rounds across the sizes, so that a slow spell of the machine hits
+them all), and prints per size the median throughput, checkout wait and
+query latency with their spread. From the medians it recommends the
+smallest size within --margin of the best throughput whose p99 checkout
+wait meets --wait-target, beside two rules of thumb, and warns when the
+spread is wide enough that noise could flip that choice. Sizes at or above
 threads x fibers are never full, so they count as one (median throughput,
 worst p99 wait) and the recommendation never exceeds the concurrency.
 
@@ -266,8 +276,11 @@ run options:
                         connection, as fibers of a server do between queries
   --sizes LIST          pool sizes: 1,2,4,8 or 1-16 or 1-16:2 (default: doubling
                         from 1 to 2 x threads x fibers, with threads x fibers)
-  --seconds S           measured time per size (default 3)
-  --warmup S            unmeasured time per size before that (default 0.5)
+  --seconds S           measured time per size (default 3), split over repeats
+  --warmup S            unmeasured time per size (default 0.5), split likewise:
+                        each repeat opens a fresh pool, warms it, then measures
+  --repeats N           measurements per size (default 3): the table shows the
+                        median and lowest-highest; 1 measures once
   --wait-target D       p99 checkout wait the recommendation must meet (default 1ms)
   --margin PCT          how far below the best throughput still counts (default 5)
   --repos-per-test N    for the rule of thumb concurrency x N x 1.5 (default 1)

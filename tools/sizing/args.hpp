@@ -45,8 +45,11 @@ struct run_args {
   int threads = 2;
   int fibers = 4;
   std::optional<std::vector<std::size_t>> sizes;  // unset: default_sizes(concurrency)
+  // Per size, split evenly over the repeats: each repeat is a fresh, warm
+  // pool with warmup / repeats of warm-up and seconds / repeats measured.
   double seconds = 3.0;
   double warmup = 0.5;
+  int repeats = 3;  // measurements per size, in rounds across the sizes
   std::chrono::nanoseconds wait_target = std::chrono::milliseconds(1);
   double margin_percent = 5.0;
   int repos_per_test = 1;

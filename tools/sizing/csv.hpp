@@ -20,7 +20,12 @@ struct csv_context {
 
 // The header names the columns:
 //   pool_size,throughput_ops_per_s,operations,seconds,wait_p50_us,wait_p95_us,
-//   wait_p99_us,query_p99_us,high_water,timeouts,drops,workload,threads,fibers
+//   wait_p99_us,query_p99_us,high_water,timeouts,drops,workload,threads,fibers,
+//   repeats,throughput_min,throughput_max,wait_p99_min_us,wait_p99_max_us,
+//   query_p99_min_us,query_p99_max_us
+// With repeats, the figures are their medians (operations and seconds their
+// sums) and the *_min / *_max columns the lowest and highest repeat; a size
+// measured once has repeats 1 and min = max.
 [[nodiscard]] std::string to_csv(const std::vector<size_result>& rows, const csv_context& c);
 
 // One CSV field, quoted if it needs to be.

@@ -8,8 +8,16 @@
 
 namespace sandpool::sizing {
 
-std::string render_bar(double fraction, std::size_t index, std::size_t total, std::size_t size,
-                       double seconds_left, int bar_width) {
+std::string step_text(const sweep_step& s) {
+  std::string out = "size " + std::to_string(s.size) + " (" + std::to_string(s.index + 1) +
+                    "/" + std::to_string(s.total) + ")";
+  if (s.repeats > 1)
+    out += ", repeat " + std::to_string(s.repeat + 1) + "/" + std::to_string(s.repeats);
+  return out;
+}
+
+std::string render_bar(double fraction, const sweep_step& s, double seconds_left,
+                       int bar_width) {
   const double f = std::clamp(fraction, 0.0, 1.0);
   const int filled = static_cast<int>(std::lround(f * bar_width));
   std::string bar = "[";
@@ -19,15 +27,13 @@ std::string render_bar(double fraction, std::size_t index, std::size_t total, st
   char pct[16];
   std::snprintf(pct, sizeof pct, "%3d%%", static_cast<int>(std::lround(f * 100)));
   const long left = std::lround(std::max(0.0, seconds_left));
-  return bar + " " + pct + "  size " + std::to_string(size) + " (" + std::to_string(index + 1) +
-         "/" + std::to_string(total) + ")  " +
+  return bar + " " + pct + "  " + step_text(s) + "  " +
          (left >= 90 ? std::to_string((left + 59) / 60) + " min left"
                      : std::to_string(left) + " s left");
 }
 
-std::string done_line(const size_result& r, std::size_t index, std::size_t total) {
-  return "size " + std::to_string(r.size) + " (" + std::to_string(index + 1) + "/" +
-         std::to_string(total) + "): " + format_count(r.throughput) + " ops/s, p99 wait " +
+std::string done_line(const size_result& r, const sweep_step& s) {
+  return step_text(s) + ": " + format_count(r.throughput) + " ops/s, p99 wait " +
          format_duration(r.wait_p99) + ", query p99 " + format_duration(r.query_p99);
 }
 
@@ -36,29 +42,37 @@ progress_style resolve_style(progress_style requested, bool stderr_is_terminal) 
   return stderr_is_terminal ? progress_style::bar : progress_style::lines;
 }
 
-progress::progress(progress_style style, std::size_t total_sizes, double per_size_seconds,
-                   std::FILE* out)
-    : style_(style), total_(total_sizes), per_size_(per_size_seconds), out_(out) {}
+progress::progress(progress_style style, std::size_t total_sizes, int repeats,
+                   double per_step_seconds, std::FILE* out)
+    : style_(style), per_step_(per_step_seconds), out_(out) {
+  step_.total = total_sizes;
+  step_.repeats = std::max(1, repeats);
+}
 
 progress::~progress() { finish(); }
 
-void progress::begin_size(std::size_t index, std::size_t size) {
-  index_ = index;
-  size_ = size;
+void progress::begin_size(std::size_t index, std::size_t size, int repeat) {
+  step_.index = index;
+  step_.size = size;
+  step_.repeat = repeat;
   if (style_ == progress_style::lines) {
-    std::fprintf(out_, "sandpool-size: size %zu (%zu/%zu): measuring for %s\n", size, index + 1,
-                 total_, format_seconds(per_size_).c_str());
+    std::fprintf(out_, "sandpool-size: %s: measuring for %s\n", step_text(step_).c_str(),
+                 format_seconds(per_step_).c_str());
     std::fflush(out_);
   }
   tick(0);
 }
 
 void progress::tick(double elapsed) {
-  if (style_ != progress_style::bar || total_ == 0) return;
-  const double done = static_cast<double>(index_) * per_size_ + std::min(elapsed, per_size_);
-  const double whole = static_cast<double>(total_) * per_size_;
-  const std::string line = render_bar(whole > 0 ? done / whole : 1, index_, total_, size_,
-                                      whole - done);
+  if (style_ != progress_style::bar || step_.total == 0) return;
+  // Rounds run across every size, so the steps done are whole rounds plus
+  // this round's sizes.
+  const double steps_done =
+      static_cast<double>(static_cast<std::size_t>(step_.repeat) * step_.total + step_.index);
+  const double done = steps_done * per_step_ + std::min(elapsed, per_step_);
+  const double whole =
+      static_cast<double>(step_.total * static_cast<std::size_t>(step_.repeats)) * per_step_;
+  const std::string line = render_bar(whole > 0 ? done / whole : 1, step_, whole - done);
   std::fprintf(out_, "\r\x1b[2K%s", line.c_str());
   std::fflush(out_);
   bar_drawn_ = true;
@@ -68,7 +82,7 @@ void progress::end_size(const size_result& r) {
   // The bar keeps a log of finished sizes above it.
   if (style_ == progress_style::lines || style_ == progress_style::bar) {
     clear_bar();
-    std::fprintf(out_, "sandpool-size: %s\n", done_line(r, index_, total_).c_str());
+    std::fprintf(out_, "sandpool-size: %s\n", done_line(r, step_).c_str());
     std::fflush(out_);
   }
 }

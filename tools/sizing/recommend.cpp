@@ -3,6 +3,7 @@
 
 #include <algorithm>
 
+#include "repeats.hpp"
 #include "units.hpp"
 
 namespace sandpool::sizing {
@@ -17,13 +18,6 @@ const size_result* find_size(const std::vector<size_result>& rows, std::size_t s
 std::string signed_duration(std::chrono::nanoseconds d) {
   std::string out = d.count() >= 0 ? "+" : "";
   return out.append(format_duration(d));
-}
-
-std::string margin_text(double margin_percent) {
-  std::string t = std::to_string(margin_percent);
-  t.erase(t.find_last_not_of('0') + 1);
-  if (!t.empty() && t.back() == '.') t.pop_back();
-  return t + "%";
 }
 
 }  // namespace
@@ -41,21 +35,31 @@ recommendation recommend(const std::vector<size_result>& rows, double margin_per
     return concurrency > 0 && r.size >= concurrency;
   });
   if (std::distance(first_full, by_size.end()) > 1) {
+    // Their repeats are repeats of one pool, so they pool: the median of
+    // all of them. The wait is the worst member's, with its own spread.
     size_result group = *first_full;
     std::vector<double> throughputs;
+    const size_result* slowest = &*first_full;
     for (auto it = first_full; it != by_size.end(); ++it) {
       out.grouped.push_back(it->size);
-      throughputs.push_back(it->throughput);
+      if (it->throughput_repeats.empty()) {
+        throughputs.push_back(it->throughput);
+      } else {
+        throughputs.insert(throughputs.end(), it->throughput_repeats.begin(),
+                           it->throughput_repeats.end());
+      }
+      if (it->wait_p99 > slowest->wait_p99) slowest = &*it;
       if (it != first_full) {
-        group.wait_p99 = std::max(group.wait_p99, it->wait_p99);
         group.timeouts += it->timeouts;
         group.drops += it->drops;
       }
     }
-    std::sort(throughputs.begin(), throughputs.end());
-    const std::size_t n = throughputs.size();
-    group.throughput =
-        n % 2 == 1 ? throughputs[n / 2] : (throughputs[n / 2 - 1] + throughputs[n / 2]) / 2;
+    group.throughput = median_of(throughputs);
+    if (std::any_of(first_full, by_size.end(),
+                    [](const size_result& r) { return !r.throughput_repeats.empty(); }))
+      group.throughput_repeats = std::move(throughputs);
+    group.wait_p99 = slowest->wait_p99;
+    group.wait_p99_repeats = slowest->wait_p99_repeats;
     by_size.erase(first_full, by_size.end());
     by_size.push_back(group);
   }
@@ -103,7 +107,7 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
     const std::string throughput =
         chosen.size == best.size
             ? "the best throughput, " + best_text
-            : "the smallest within " + margin_text(margin_percent) + " of the best throughput (" +
+            : "the smallest within " + format_percent(margin_percent) + " of the best throughput (" +
                   best_text + "): " + format_count(chosen.throughput) + " ops/s";
     lines.push_back("recommended pool size: " + std::to_string(*r.size) + " (" + throughput +
                     ", with p99 checkout wait " + format_duration(chosen.wait_p99) +
@@ -112,7 +116,7 @@ std::vector<std::string> recommendation_lines(const std::vector<size_result>& ro
     const size_result& calmest = *find_size(considered, r.lowest_wait_size);
     lines.push_back(
         "recommended pool size: none met the target: no size within " +
-        margin_text(margin_percent) + " of the best throughput had p99 checkout wait <= " +
+        format_percent(margin_percent) + " of the best throughput had p99 checkout wait <= " +
         format_duration(wait_target) + " without timeouts or drops; best throughput: " +
         best_text + " (p99 wait " + format_duration(best.wait_p99) +
         "); lowest p99 wait: " + format_duration(calmest.wait_p99) + " at size " +

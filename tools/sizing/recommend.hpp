@@ -33,8 +33,11 @@ struct recommendation {
 // With `concurrency` callers (0: unknown), a pool of that size or larger is
 // never full: its extra connections are never used, so any difference
 // between such sizes is noise. Those sizes count as one, the smallest of
-// them, with their median throughput, worst p99 wait and summed timeouts
-// and drops; so a larger size never wins by chance.
+// them, with their median throughput (over all their repeats), worst p99
+// wait (with that size's spread) and summed timeouts and drops; so a
+// larger size never wins by chance. A row measured several times counts by
+// its medians (repeats.hpp); whether its spread could flip the choice is
+// noise.hpp's to judge.
 [[nodiscard]] recommendation recommend(const std::vector<size_result>& rows,
                                        double margin_percent,
                                        std::chrono::nanoseconds wait_target,

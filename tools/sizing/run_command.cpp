@@ -9,8 +9,10 @@
 #include <thread>
 
 #include "csv.hpp"
+#include "noise.hpp"
 #include "output_file.hpp"
 #include "recommend.hpp"
+#include "repeats.hpp"
 #include "rules_of_thumb.hpp"
 #include "run_report.hpp"
 #include "runner.hpp"
@@ -130,8 +132,10 @@ int run_sizing(const run_args& args) {
   run_settings settings;
   settings.threads = args.threads;
   settings.fibers = args.fibers;
-  settings.warmup = args.warmup;
-  settings.seconds = args.seconds;
+  // --seconds and --warmup are per size, so repeats split them rather than
+  // lengthen the run.
+  settings.warmup = args.warmup / args.repeats;
+  settings.seconds = args.seconds / args.repeats;
 
   run_description d;
   d.workload = w->description();
@@ -142,34 +146,47 @@ int run_sizing(const run_args& args) {
   d.seconds = args.seconds;
   d.warmup = args.warmup;
   d.checkout_timeout = settings.checkout_timeout;
+  d.repeats = args.repeats;
   std::fputs(header_text(d, args.format).c_str(), stdout);
   std::fflush(stdout);
 
+  // Rounds across the sizes rather than all repeats of one size in a row:
+  // a slow spell of the machine then widens the spread of every size it
+  // touches instead of quietly shifting one size's median.
   progress shown(resolve_style(args.progress, ::isatty(STDERR_FILENO) == 1), sweep.size(),
-                 args.warmup + args.seconds);
-  std::vector<size_result> rows;
-  for (std::size_t i = 0; i < sweep.size(); ++i) {
-    shown.begin_size(i, sweep[i]);
-    auto r = measure_size(*driver, *w, sweep[i], settings, shown, interrupted);
-    if (!r.ok()) {
-      shown.finish();
-      if (r.status().code() == absl::StatusCode::kCancelled)
-        return fail(130, "interrupted; the tables this run created were dropped");
-      return fail(1, "the " + std::string(workload_name(args.workload)) +
-                         " workload failed " + text_of(r.status()));
+                 args.repeats, settings.warmup + settings.seconds);
+  std::vector<std::vector<size_result>> measured(sweep.size());
+  for (int round = 0; round < args.repeats; ++round) {
+    for (std::size_t i = 0; i < sweep.size(); ++i) {
+      shown.begin_size(i, sweep[i], round);
+      auto r = measure_size(*driver, *w, sweep[i], settings, shown, interrupted);
+      if (!r.ok()) {
+        shown.finish();
+        if (r.status().code() == absl::StatusCode::kCancelled)
+          return fail(130, "interrupted; the tables this run created were dropped");
+        return fail(1, "the " + std::string(workload_name(args.workload)) +
+                           " workload failed " + text_of(r.status()));
+      }
+      shown.end_size(*r);
+      measured[i].push_back(*std::move(r));
     }
-    shown.end_size(*r);
-    rows.push_back(*r);
   }
   shown.finish();
+  std::vector<size_result> rows;
+  for (const std::vector<size_result>& repeats : measured)
+    rows.push_back(summarize_repeats(repeats));
 
   const recommendation rec =
       recommend(rows, args.margin_percent, args.wait_target, concurrency);
+  // Whether noise could flip it goes right under the recommendation.
+  std::vector<std::string> closing =
+      recommendation_lines(rows, rec, rules, args.margin_percent, args.wait_target, cap,
+                           server.available > 0 && cap == server.available);
+  const std::vector<std::string> noise =
+      noise_lines(rec, args.margin_percent, args.wait_target, args.repeats, args.seconds);
+  closing.insert(closing.begin() + 1, noise.begin(), noise.end());
   std::fputs(("\n" + results_table(rows, rec, rules, args.format) + "\n" +
-              closing_text(recommendation_lines(rows, rec, rules, args.margin_percent,
-                                                args.wait_target, cap,
-                                                server.available > 0 && cap == server.available),
-                           args.format))
+              closing_text(closing, args.format))
                  .c_str(),
              stdout);
   std::fflush(stdout);

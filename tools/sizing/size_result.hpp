@@ -1,12 +1,16 @@
 // What a run measured at one pool size: the row of every table, CSV line
 // and chart point. Waits and latencies come from the tool's own
 // steady_clock samples; the high-water mark, timeouts and drops from the
-// pool's metrics over the measured window.
+// pool's metrics over the measured window. A size measured several times
+// is one row too (summarize_repeats() in repeats.hpp): its figures are the
+// medians, and the repeats' own figures are kept beside them so that the
+// spread can be shown and judged.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <vector>
 
 namespace sandpool::sizing {
 
@@ -22,6 +26,12 @@ struct size_result {
   std::size_t high_water = 0;        // most connections in use at once
   std::uint64_t timeouts = 0;        // checkouts that hit checkout_timeout
   std::uint64_t drops = 0;           // checkouts shed by overload control
+
+  // Each repeat's figure, in the order measured; empty for a single
+  // measurement (the figure above is then the only one).
+  std::vector<double> throughput_repeats;
+  std::vector<std::chrono::nanoseconds> wait_p99_repeats;
+  std::vector<std::chrono::nanoseconds> query_p99_repeats;
 };
 
 }  // namespace sandpool::sizing

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "repeats.hpp"
 #include "units.hpp"
 
 namespace sandpool::sizing {
@@ -44,6 +45,23 @@ std::string text_at(double x, double y, std::string_view anchor, const std::stri
                     const std::string& extra = "") {
   return "<text x=\"" + num(x) + "\" y=\"" + num(y) + "\" text-anchor=\"" +
          std::string(anchor) + "\"" + extra + ">" + body + "</text>\n";
+}
+
+// " (median of 3 repeats, 3,900–4,100)"; empty for a single measurement.
+template <class T, class F>
+std::string spread_note(const spread<T>& s, F format) {
+  if (s.repeats <= 1) return "";
+  return " (median of " + std::to_string(s.repeats) + " repeats, " + format(s.low) + "\u2013" +
+         format(s.high) + ")";
+}
+
+// A vertical bar with short caps, from y1 to y2 at x.
+std::string whisker(double x, double y1, double y2, const char* colour) {
+  auto seg = [&](double xa, double ya, double xb, double yb) {
+    return "<line x1=\"" + num(xa) + "\" y1=\"" + num(ya) + "\" x2=\"" + num(xb) +
+           "\" y2=\"" + num(yb) + "\" stroke=\"" + colour + "\"/>\n";
+  };
+  return seg(x, y1, x, y2) + seg(x - 3, y1, x + 3, y1) + seg(x - 3, y2, x + 3, y2);
 }
 
 }  // namespace
@@ -110,8 +128,8 @@ std::string svg_chart(const std::vector<size_result>& input, const chart_labels&
   // y: throughput on the left, p99 wait on the right, both from zero.
   double max_tp = 0, max_wait = 0;
   for (const size_result& r : rows) {
-    max_tp = std::max(max_tp, r.throughput);
-    max_wait = std::max(max_wait, static_cast<double>(r.wait_p99.count()));
+    max_tp = std::max(max_tp, throughput_spread(r).high);
+    max_wait = std::max(max_wait, static_cast<double>(wait_p99_spread(r).high.count()));
   }
   const double tp_step = nice_step(max_tp, 5);
   const double tp_top = tp_step * std::max(1.0, std::ceil(max_tp / tp_step - 1e-9));
@@ -196,17 +214,32 @@ std::string svg_chart(const std::vector<size_result>& input, const chart_labels&
          "\" stroke-width=\"2\"/>\n";
   out += "<polyline points=\"" + wait_points + "\" fill=\"none\" stroke=\"" + wait_colour +
          "\" stroke-width=\"2\" stroke-dasharray=\"6 4\"/>\n";
+  // The spread of the repeats: a bar from the lowest to the highest.
+  std::string bars;
+  for (const size_result& r : rows) {
+    const double x = x_of(r.size);
+    const spread<double> tp = throughput_spread(r);
+    const spread<std::chrono::nanoseconds> wait = wait_p99_spread(r);
+    if (tp.low < tp.high)
+      bars += whisker(x - 2, y_tp(tp.low), y_tp(tp.high), throughput_colour);
+    if (wait.low < wait.high)
+      bars += whisker(x + 2, y_wait(static_cast<double>(wait.low.count())),
+                      y_wait(static_cast<double>(wait.high.count())), wait_colour);
+  }
+  if (!bars.empty()) out += "<g stroke-width=\"1\">\n" + bars + "</g>\n";
   out += "<g fill=\"" + std::string(throughput_colour) + "\">\n";
   for (const size_result& r : rows)
     out += "<circle cx=\"" + num(x_of(r.size)) + "\" cy=\"" + num(y_tp(r.throughput)) +
            "\" r=\"3.5\"><title>size " + std::to_string(r.size) + ": " +
-           format_count(r.throughput) + " ops/s</title></circle>\n";
+           format_count(r.throughput) + " ops/s" +
+           spread_note(throughput_spread(r), format_count) + "</title></circle>\n";
   out += "</g>\n<g fill=\"" + std::string(wait_colour) + "\">\n";
   for (const size_result& r : rows) {
     const double y = y_wait(static_cast<double>(r.wait_p99.count()));
     out += "<rect x=\"" + num(x_of(r.size) - 3) + "\" y=\"" + num(y - 3) +
            "\" width=\"6\" height=\"6\"><title>size " + std::to_string(r.size) +
-           ": p99 wait " + format_duration(r.wait_p99) + "</title></rect>\n";
+           ": p99 wait " + format_duration(r.wait_p99) +
+           spread_note(wait_p99_spread(r), format_duration) + "</title></rect>\n";
   }
   out += "</g>\n";
 

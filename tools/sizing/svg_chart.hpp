@@ -1,6 +1,8 @@
 // The chart of a run as a self-contained SVG: throughput (left axis) and p99
 // checkout wait (right axis) against pool size, with labelled axes, a
-// legend and a marker at the recommended size. It owns the rule that the
+// legend and a marker at the recommended size; a size measured more than
+// once is drawn at its medians, with a bar from its lowest to its highest
+// repeat. It owns the rule that the
 // file needs nothing else to display: no scripts, fonts, stylesheets or
 // links, and every text from outside (the title) is XML-escaped. Pure,
 // thread-safe.

@@ -161,13 +161,20 @@ std::string format_percent_change(double from, double to) {
   return buf;
 }
 
+std::string format_percent(double percent) {
+  std::string t = std::to_string(percent);
+  t.erase(t.find_last_not_of('0') + 1);
+  if (!t.empty() && t.back() == '.') t.pop_back();
+  return t + "%";
+}
+
 std::string format_seconds(double seconds) {
   if (seconds >= 90) {
     const long long total = std::llround(seconds);
     return std::to_string(total / 60) + " min " + std::to_string(total % 60) + " s";
   }
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%g s", seconds);
+  std::snprintf(buf, sizeof buf, "%.3g s", seconds);
   return buf;
 }
 

@@ -41,7 +41,11 @@ namespace sandpool::sizing {
 // A signed percentage with one decimal: "+4.2%", "-0.5%".
 [[nodiscard]] std::string format_percent_change(double from, double to);
 
-// Seconds for messages: "3 s", "0.5 s", "1 min 30 s".
+// A percentage as given, without trailing zeros: 5 -> "5%", 2.5 -> "2.5%".
+[[nodiscard]] std::string format_percent(double percent);
+
+// Seconds for messages, three significant digits: "3 s", "0.5 s", "0.167 s",
+// "1 min 30 s".
 [[nodiscard]] std::string format_seconds(double seconds);
 
 }  // namespace sandpool::sizing

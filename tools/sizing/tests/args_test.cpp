@@ -42,6 +42,7 @@ TEST_CASE("no arguments is a run with the documented defaults") {
   CHECK_FALSE(a.sizes.has_value());
   CHECK(a.seconds == 3.0);
   CHECK(a.warmup == 0.5);
+  CHECK(a.repeats == 3);
   CHECK(a.wait_target == 1ms);
   CHECK(a.margin_percent == 5.0);
   CHECK(a.repos_per_test == 1);
@@ -57,7 +58,7 @@ TEST_CASE("every run flag is read, in both --flag value and --flag=value forms")
   const run_args a =
       run({"run", "--dsn", "host=/tmp dbname=x", "--workload", "rw", "--threads=3", "--fibers",
            "5", "--sizes", "1-4,8", "--seconds", "0.25", "--warmup=0", "--wait-target", "250us",
-           "--margin", "10%", "--repos-per-test", "2", "--spindles", "0", "--csv", "out.csv",
+           "--margin", "10%", "--repeats", "5", "--repos-per-test", "2", "--spindles", "0", "--csv", "out.csv",
            "--svg=out.svg", "--format", "markdown", "--progress", "lines"});
   CHECK(a.dsn == "host=/tmp dbname=x");
   CHECK(a.workload == workload_kind::rw);
@@ -68,6 +69,7 @@ TEST_CASE("every run flag is read, in both --flag value and --flag=value forms")
   CHECK(a.warmup == 0.0);
   CHECK(a.wait_target == 250us);
   CHECK(a.margin_percent == 10.0);
+  CHECK(a.repeats == 5);
   CHECK(a.repos_per_test == 2);
   CHECK(a.spindles == 0);
   CHECK(a.csv_path == "out.csv");
@@ -100,7 +102,7 @@ TEST_CASE("--help anywhere asks for help") {
   }
   const std::string usage = usage_text();
   for (const char* flag : {"--dsn", "--workload", "--script", "--threads", "--fibers", "--sizes",
-                           "--seconds", "--warmup", "--wait-target", "--margin",
+                           "--seconds", "--warmup", "--repeats", "--wait-target", "--margin",
                            "--repos-per-test", "--spindles", "--csv", "--svg", "--format",
                            "--progress", "--dir", "suite"})
     CHECK_MESSAGE(contains(usage, flag), flag);
@@ -120,6 +122,11 @@ TEST_CASE("bad values name the flag, the value and what to give") {
   CHECK(contains(error({"--seconds", "0"}), "--seconds: '0' is out of range"));
   CHECK(contains(error({"--seconds", "soon"}), "'soon' is not a number of seconds"));
   CHECK(contains(error({"--warmup", "-1"}), "negative"));
+  CHECK(contains(error({"--repeats", "0"}), "--repeats: value '0' is out of range; give a whole "
+                                            "number from 1 to 1000"));
+  CHECK(contains(error({"--seconds", "0.1", "--repeats", "20"}),
+                 "--seconds 0.1 s over --repeats 20 leaves 0.005 s per repeat, too short to "
+                 "measure; give at least 10 ms per repeat (raise --seconds or lower --repeats)"));
   CHECK(contains(error({"--wait-target", "5"}), "write a number with a unit"));
   CHECK(contains(error({"--wait-target", "0"}), "give a positive duration"));
   CHECK(contains(error({"--margin", "100"}), "--margin: '100' is out of range"));

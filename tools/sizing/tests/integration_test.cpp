@@ -80,8 +80,10 @@ PG_TEST_CASE("a tiny select-1 sweep: a row per size, the recommendation beside b
     std::string w;
     if (words >> w) columns += (columns.empty() ? "" : " ") + w;
   }
-  CHECK(columns == "size ops/s wait p50 wait p95 wait p99 query p99 high-water timeouts drops "
-                   "note");
+  CHECK(columns == "size ops/s ops/s min\u2013max wait p50 wait p95 wait p99 wait p99 "
+                   "min\u2013max query p99 query p99 min\u2013max high-water timeouts drops note");
+  CHECK(has(r.out, "3 repeats in rounds across the sizes, each a fresh pool with 0.0333 s "
+                   "warm-up, then 0.1 s measured (0.3 s measured per size)"));
 
   // The requested sizes plus the rules of thumb: 2 x 1 x 1.5 = 3, and
   // 2 x cores + 1 (cores of this machine, measured when at most 64).
@@ -99,13 +101,30 @@ PG_TEST_CASE("a tiny select-1 sweep: a row per size, the recommendation beside b
   CHECK(seed.rfind("rule of thumb (seed): 2 concurrent tests x 1 repo per test x 1.5 = 3 -> ",
                    0) == 0);
   CHECK((has(seed, " ops/s (") || has(seed, "size itself")));
+  // Whether noise could flip it: warnings naming two sizes and their ranges,
+  // then how to narrow them; or that it cannot.
+  const std::string noise = line_starting(r.out, "noise: ");
+  if (has(r.out, "warning: noise could flip the ")) {
+    CHECK(noise.rfind("noise: the ranges are the lowest to highest of 3 repeats per size; to "
+                      "narrow them, measure 3x longer: --seconds 0.9 (longer repeats) or "
+                      "--seconds 0.9 --repeats 9 (more repeats)", 0) == 0);
+    CHECK(has(line_starting(r.out, "warning: noise could flip the "), " ops/s, p99 wait "));
+  } else {
+    CHECK(noise.rfind("noise: cannot flip the ", 0) == 0);
+  }
   const std::string folk = line_starting(r.out, "2 x cores + spindles: ");
   CHECK(has(folk, "2 x " + std::to_string(cores) + (cores == 1 ? " core" : " cores") +
                       " + 1 spindle = " + std::to_string(by_cores) + " -> "));
 
-  // Progress went to stderr, one line as each size starts and ends.
-  CHECK(has(r.err, "size 1 (1/" + std::to_string(expected.size()) + "): measuring for 0.4 s"));
-  CHECK(occurrences(r.err, " ops/s, p99 wait ") == expected.size());
+  // Progress went to stderr, one line as each measurement starts and ends:
+  // three rounds across the sizes.
+  const std::string of = std::to_string(expected.size());
+  CHECK(has(r.err, "size 1 (1/" + of + "), repeat 1/3: measuring for 0.133 s\n"
+                   "sandpool-size: size 1 (1/" + of + "), repeat 1/3: "));
+  CHECK(has(r.err, "size 1 (1/" + of + "), repeat 3/3: measuring for 0.133 s"));
+  CHECK(occurrences(r.err, " ops/s, p99 wait ") == 3 * expected.size());
+  CHECK(r.err.find("size 2 (2/" + of + "), repeat 1/3") <
+        r.err.find("size 1 (1/" + of + "), repeat 2/3"));
   CHECK_FALSE(has(r.out, "measuring for"));
 
   // CSV: a header and a line per size, in order, with work done at each.
@@ -150,9 +169,10 @@ PG_TEST_CASE("the rw, sandbox and script workloads run and leave no table behind
   for (const auto& one_case : cases) {
     const auto& [flags, description] = one_case;
     CAPTURE(one_case.second);  // clang 14 cannot capture a structured binding
+    // Measured once: the table of a single run, without spread columns.
     std::vector<std::string> args = {"--sizes", "2", "--seconds", "0.2", "--warmup", "0",
-                                     "--threads", "2", "--fibers", "2", "--format", "markdown",
-                                     "--progress", "none"};
+                                     "--repeats", "1", "--threads", "2", "--fibers", "2",
+                                     "--format", "markdown", "--progress", "none"};
     args.insert(args.end(), flags.begin(), flags.end());
     const program_run r = run_tool(args);
     REQUIRE(r.status == 0);
@@ -161,6 +181,7 @@ PG_TEST_CASE("the rw, sandbox and script workloads run and leave no table behind
                      "high-water | timeouts | drops | note |"));
     CHECK(has(r.out, "\n| 2 | "));
     CHECK(has(r.out, "\n- recommended pool size: "));
+    CHECK(has(r.out, "\n- noise: not judged, each size was measured once (--repeats 1)"));
     CHECK(has(r.out, "\n- rule of thumb (seed): 4 concurrent tests x 1 repo per test x 1.5 = 6"));
     CHECK(r.err.empty());  // --progress none
     CHECK(leftover_tables() == 0);

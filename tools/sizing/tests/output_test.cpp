@@ -7,6 +7,7 @@
 
 #include "csv.hpp"
 #include "progress.hpp"
+#include "repeats.hpp"
 #include "run_report.hpp"
 #include "svg_chart.hpp"
 #include "text_table.hpp"
@@ -92,6 +93,42 @@ TEST_CASE("the results table has a row per size in order, with notes") {
   CHECK(closing_text({"a"}, output_format::table) == "a\n");
 }
 
+TEST_CASE("with repeats, the table, CSV and chart show each size's median and spread") {
+  auto repeated = [](std::size_t size, double a, double b, double c) {
+    return summarize_repeats({row(size, a, 300us), row(size, b, 200us), row(size, c, 900us)});
+  };
+  const std::vector<size_result> rows = {repeated(1, 1000, 900, 1100), repeated(2, 2950, 2000,
+                                                                                3000)};
+  const recommendation r = recommend(rows, 5, 1ms);
+  const auto md = lines_of(results_table(rows, r, {}, output_format::markdown));
+  REQUIRE(md.size() == 4);
+  CHECK(md[0] == "| size | ops/s | ops/s min\u2013max | wait p50 | wait p95 | wait p99 | "
+                 "wait p99 min\u2013max | query p99 | query p99 min\u2013max | high-water | "
+                 "timeouts | drops | note |");
+  CHECK(md[2] == "| 1 | 1,000 | 900\u20131,100 | 75.0 us | 150 us | 300 us | 200 us\u2013900 us | "
+                 "80.0 us | 80.0 us\u201380.0 us | 1 | 0 | 0 |  |");
+  CHECK(md[3].rfind("| 2 | 2,950 | 2,000\u20133,000 | ", 0) == 0);
+
+  const auto csv = lines_of(to_csv(rows, {"rw", 2, 4}));
+  REQUIRE(csv.size() == 3);
+  CHECK(csv[1] == "1,1000.0,6000,6.000,75.000,150.000,300.000,80.000,1,0,0,rw,2,4,3,900.0,"
+                  "1100.0,200.000,900.000,80.000,80.000");
+
+  const std::string svg = svg_chart(rows, {"t", 2});
+  CHECK(contains(svg, "size 2: 2,950 ops/s (median of 3 repeats, 2,000\u20133,000)"));
+  CHECK(contains(svg, "size 1: p99 wait 300 us (median of 3 repeats, 200 us\u2013900 us)"));
+  CHECK(count(svg, "<line x1=") > count(svg_chart({row(1, 1000, 300us), row(2, 2950, 300us)},
+                                                 {"t", 2}),
+                                       "<line x1="));  // the spread bars
+  CHECK(count(svg, "<g") == count(svg, "</g>"));
+
+  run_description d{"rw", "host=/tmp", 2, 4, 3, 0.5, 5s, 3};
+  CHECK(contains(header_text(d, output_format::table),
+                 "3 repeats in rounds across the sizes, each a fresh pool with 0.167 s warm-up, "
+                 "then 1 s measured (3 s measured per size); figures are the repeats' medians; "
+                 "checkout_timeout 5.00 s"));
+}
+
 TEST_CASE("the header names the workload, server, concurrency, timing and timeout") {
   run_description d{"rw", "host=/tmp dbname=t (PostgreSQL 15.2)", 2, 4, 3, 0.5, 5s};
   const std::string h = header_text(d, output_format::table);
@@ -107,9 +144,11 @@ TEST_CASE("CSV: a header and a line per size in order, microseconds, quoted fiel
   const auto lines = lines_of(csv);
   REQUIRE(lines.size() == 3);
   CHECK(lines[0] == "pool_size,throughput_ops_per_s,operations,seconds,wait_p50_us,wait_p95_us,"
-                    "wait_p99_us,query_p99_us,high_water,timeouts,drops,workload,threads,fibers");
+                    "wait_p99_us,query_p99_us,high_water,timeouts,drops,workload,threads,fibers,"
+                    "repeats,throughput_min,throughput_max,wait_p99_min_us,wait_p99_max_us,"
+                    "query_p99_min_us,query_p99_max_us");
   CHECK(lines[1] == "1,1000.0,2000,2.000,500.000,1000.000,2000.000,80.000,1,0,0,\"script "
-                    "a,b.sql\",2,4");
+                    "a,b.sql\",2,4,1,1000.0,1000.0,2000.000,2000.000,80.000,80.000");
   CHECK(lines[2].rfind("2,2000.2,4000,2.000,0.375,0.750,1.500,80.000,2,0,0,", 0) == 0);
   CHECK(csv_field("plain") == "plain");
   CHECK(csv_field("say \"hi\"") == "\"say \"\"hi\"\"\"");
@@ -164,11 +203,15 @@ TEST_CASE("nice steps and escaping") {
 }
 
 TEST_CASE("the progress bar shows the fraction, the size and the time left") {
-  CHECK(render_bar(0.5, 3, 7, 8, 12.4, 10) == "[#####-----]  50%  size 8 (4/7)  12 s left");
-  CHECK(render_bar(1.5, 6, 7, 16, -1, 4) == "[####] 100%  size 16 (7/7)  0 s left");
-  CHECK(render_bar(0, 0, 2, 1, 150, 2) == "[--]   0%  size 1 (1/2)  3 min left");
-  CHECK(done_line(row(8, 12345, 210us), 3, 7) ==
+  CHECK(render_bar(0.5, {3, 7, 8}, 12.4, 10) == "[#####-----]  50%  size 8 (4/7)  12 s left");
+  CHECK(render_bar(1.5, {6, 7, 16}, -1, 4) == "[####] 100%  size 16 (7/7)  0 s left");
+  CHECK(render_bar(0, {0, 2, 1}, 150, 2) == "[--]   0%  size 1 (1/2)  3 min left");
+  CHECK(render_bar(0.5, {3, 7, 8, 1, 3}, 12.4, 10) ==
+        "[#####-----]  50%  size 8 (4/7), repeat 2/3  12 s left");
+  CHECK(done_line(row(8, 12345, 210us), {3, 7, 8}) ==
         "size 8 (4/7): 12,345 ops/s, p99 wait 210 us, query p99 80.0 us");
+  CHECK(done_line(row(8, 12345, 210us), {3, 7, 8, 2, 3}) ==
+        "size 8 (4/7), repeat 3/3: 12,345 ops/s, p99 wait 210 us, query p99 80.0 us");
   CHECK(resolve_style(progress_style::automatic, true) == progress_style::bar);
   CHECK(resolve_style(progress_style::automatic, false) == progress_style::lines);
   CHECK(resolve_style(progress_style::none, true) == progress_style::none);
