@@ -47,23 +47,23 @@ absl::Status registry::reported_timeout(owner_id caller, reg_time now) {
 
 lease_answer registry::lease(owner_id caller, const source_location& site, reg_time now) {
   if (absl::Status s = reported_timeout(caller, now); !s.ok())
-    return {lease_answer::kind::refused, 0, std::move(s)};
+    return {lease_answer::kind::refused, 0, nullptr, std::move(s)};
   const route r = decide(mode_, caller, view{this});
   switch (r.how) {
     case route::kind::fresh:
-      return {lease_answer::kind::fresh, 0, {}};
+      return {lease_answer::kind::fresh, 0, nullptr, {}};
     case route::kind::owned:
     case route::kind::allowed:
     case route::kind::shared:
       if (auto it = owners_.find(r.owner); it != owners_.end())
-        return take_turn(it->second, conns_.at(it->second), caller, site, now);
+        return take_turn(it->second.id, *it->second.rec, caller, site, now);
       [[fallthrough]];
     case route::kind::owner_gone:
-      return {lease_answer::kind::refused, 0, gone_error(caller, r.owner, now)};
+      return {lease_answer::kind::refused, 0, nullptr, gone_error(caller, r.owner, now)};
     case route::kind::unowned:
       break;
   }
-  return {lease_answer::kind::refused, 0,
+  return {lease_answer::kind::refused, 0, nullptr,
           unowned_error(options_.pool, mode_name(mode_), owner_label(caller))};
 }
 
@@ -71,16 +71,16 @@ lease_answer registry::take_turn(conn_id id, conn_rec& r, owner_id caller,
                                  const source_location& site, reg_time now) {
   if (r.holder == caller) {  // re-entrant: the holder asks again
     ++r.depth;
-    return {lease_answer::kind::turn, id, {}};
+    return {lease_answer::kind::turn, id, r.tag, {}};
   }
   if (r.holder == 0 && r.waiters.empty()) {
     r.holder = caller;
     r.depth = 1;
     r.holder_site = site;
     r.holder_since = now;
-    return {lease_answer::kind::turn, id, {}};
+    return {lease_answer::kind::turn, id, r.tag, {}};
   }
-  return {lease_answer::kind::wait, id, {}};
+  return {lease_answer::kind::wait, id, r.tag, {}};
 }
 
 void registry::enqueue(conn_id c, waiter_id w, owner_id caller, const source_location& site,
@@ -121,14 +121,14 @@ void registry::grant_next(conn_id id, conn_rec& r, reg_time now, effects& fx) {
   fx.push_back(std::move(e));
 }
 
-void registry::end_turn(conn_id c, reg_time now, effects& fx) {
+void registry::end_turn(conn_id c, absl::FunctionRef<reg_time()> now, effects& fx) {
   conn_rec& r = conns_.at(c);
   assert(r.depth > 0 && "a turn ended twice");
   if (--r.depth > 0) return;
   r.holder = 0;
   switch (r.at) {
     case phase::owned:
-      grant_next(c, r, now, fx);
+      if (!r.waiters.empty()) grant_next(c, r, now(), fx);
       break;
     case phase::revoking:  // the last lease is gone, so no statement runs
       if (r.outside == 0) start_return(c, r, fx);
@@ -150,10 +150,11 @@ std::optional<checkout_result> registry::repeat_checkout(owner_id caller) {
 }
 
 conn_id registry::add(owner_id caller, std::string label, const source_location& site,
-                      reg_time now, effects& fx) {
+                      reg_time now, void* tag, effects& fx) {
   const conn_id id = next_conn_++;
   conn_rec& r = conns_[id];
   r.owner = caller;
+  r.tag = tag;
   r.label = std::move(label);
   r.site = site;
   r.since = now;
@@ -166,7 +167,7 @@ conn_id registry::add(owner_id caller, std::string label, const source_location&
     deadlines_.emplace(r.deadline, id);
     if (earliest) fx.push_back(effect{effect::kind::reaper});
   }
-  owners_[caller] = id;
+  owners_[caller] = {id, &r};
   ended_.erase(caller);  // a fresh checkout clears what was reported before
   ++counters_.checkouts;
   if (options_.events)
@@ -183,7 +184,7 @@ absl::Status registry::checkin(owner_id caller, reg_time now, effects& fx) {
     return checkin_not_owner_error(options_.pool, owner_label(caller),
                                    via == 0 ? std::string() : owner_label(via));
   }
-  const conn_id id = it->second;
+  const conn_id id = it->second.id;
   conn_rec& r = conns_.at(id);
   ++counters_.checkins;
   if (options_.events)
@@ -289,11 +290,11 @@ void registry::returned(conn_id c, effects& fx) {
 
 void registry::owner_ended(owner_id owner, reg_time now, effects& fx) {
   if (auto it = owners_.find(owner); it != owners_.end()) {
-    conn_rec& r = conns_.at(it->second);
+    conn_rec& r = *it->second.rec;
     if (options_.events)
       emit(fx, ownership_event::kind::reclaim, owner,
            absl::StrCat(r.label, " ended; its connection was rolled back and returned"));
-    end(it->second, r, end_reason::ended, now, fx);
+    end(it->second.id, r, end_reason::ended, now, fx);
   }
   drop_allowance(owner);
   ended_.erase(owner);
@@ -301,7 +302,7 @@ void registry::owner_ended(owner_id owner, reg_time now, effects& fx) {
 
 void registry::close(reg_time now, effects& fx) {
   std::vector<conn_id> all;
-  for (const auto& [owner, id] : owners_) all.push_back(id);
+  for (const auto& [owner, o] : owners_) all.push_back(o.id);
   for (conn_id id : all) end(id, conns_.at(id), end_reason::mode_switch, now, fx);
 }
 
@@ -360,7 +361,7 @@ reg_time registry::expire(reg_time now, effects& fx) {
 
 conn_id registry::root_conn(owner_id caller) const {
   auto it = owners_.find(root_of(caller));
-  return it == owners_.end() ? 0 : it->second;
+  return it == owners_.end() ? 0 : it->second.id;
 }
 
 ownership_metrics registry::metrics() const {

@@ -5,16 +5,6 @@
 
 namespace sandpool::detail {
 
-owner_id registry::view::allowed_on(owner_id id) const {
-  auto it = self->allowances_.find(id);
-  return it == self->allowances_.end() ? 0 : it->second.owner;
-}
-
-bool registry::view::allowance_live(owner_id id) const {
-  auto it = self->allowances_.find(id);
-  return it != self->allowances_.end() && it->second.gone == nullptr;
-}
-
 // The owner whose connection `caller` uses: itself, the owner it is allowed
 // on, or the shared owner; 0 if none.
 owner_id registry::root_of(owner_id caller) const {
@@ -61,7 +51,7 @@ absl::StatusOr<allow_result> registry::allow_root(owner_id root, owner_id other,
   }
   if (auto it = owners_.find(root); it != owners_.end()) {
     allowances_[other] = allowance{root, nullptr};
-    conns_.at(it->second).allowed.push_back(other);
+    it->second.rec->allowed.push_back(other);
   } else if (auto gone = ended_.find(root); gone != ended_.end()) {
     // Adopting a context whose owner is gone: later use reports why.
     allowances_[other] = allowance{root, std::make_shared<const ended_record>(gone->second)};
@@ -91,7 +81,7 @@ void registry::drop_allowance(owner_id caller) {
   const owner_id owner = it->second.owner;
   allowances_.erase(it);
   if (auto o = owners_.find(owner); live && o != owners_.end())
-    std::erase(conns_.at(o->second).allowed, caller);
+    std::erase(o->second.rec->allowed, caller);
 }
 
 absl::StatusOr<ownership_context> registry::capture(owner_id caller) const {
@@ -136,8 +126,8 @@ absl::Status registry::set_mode(mode m, reg_time now, effects& fx) {
   if (needed != 0 && !owners_.contains(needed))
     return shared_without_checkout_error(options_.pool, owner_label(needed));
   std::vector<std::pair<owner_id, conn_id>> others;
-  for (const auto& [owner, id] : owners_)
-    if (!std::visit([&](const auto& x) { return x.keeps(owner); }, m)) others.emplace_back(owner, id);
+  for (const auto& [owner, o] : owners_)
+    if (!std::visit([&](const auto& x) { return x.keeps(owner); }, m)) others.emplace_back(owner, o.id);
   for (const auto& [owner, id] : others) end(id, conns_.at(id), end_reason::mode_switch, now, fx);
   mode_ = std::move(m);
   ++counters_.mode_switches;

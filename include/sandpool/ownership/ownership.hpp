@@ -279,7 +279,7 @@ class basic_ownership : public owner_exit_listener,
   }
   void end_turn(handle& h) noexcept {
     (void)locked([&](detail::effects& fx) {
-      registry_.end_turn(h.id, now(), fx);  // may drop h
+      registry_.end_turn(h.id, [this] { return now(); }, fx);  // may drop h
       return absl::OkStatus();
     });
   }

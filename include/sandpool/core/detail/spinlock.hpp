@@ -16,17 +16,11 @@ namespace sandpool::detail {
 
 class spinlock {
  public:
+  // The uncontended exchange inline; the wait out of line, so that callers
+  // on the hot path stay small enough to be inlined themselves.
   void lock() noexcept {
-    for (;;) {
-      if (!locked_.exchange(true, std::memory_order_acquire)) return;
-      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
-        if (spins < pauses_before_yield) {
-          relax();
-        } else {
-          std::this_thread::yield();
-        }
-      }
-    }
+    if (!locked_.exchange(true, std::memory_order_acquire)) [[likely]] return;
+    lock_contended();
   }
   bool try_lock() noexcept {
     return !locked_.load(std::memory_order_relaxed) &&
@@ -35,6 +29,18 @@ class spinlock {
   void unlock() noexcept { locked_.store(false, std::memory_order_release); }
 
  private:
+  [[gnu::noinline]] void lock_contended() noexcept {
+    for (;;) {
+      for (int spins = 0; locked_.load(std::memory_order_relaxed); ++spins) {
+        if (spins < pauses_before_yield) {
+          relax();
+        } else {
+          std::this_thread::yield();
+        }
+      }
+      if (!locked_.exchange(true, std::memory_order_acquire)) return;
+    }
+  }
   static void relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
     __builtin_ia32_pause();

@@ -35,6 +35,8 @@ struct effect {
     event,      // report `text` to on_event as `event` about `owner`
     reaper,     // host the reaper (first deadline) or wake it (an earlier one)
   };
+  explicit effect(kind k) noexcept : what(k) {}
+
   kind what;
   conn_id conn = 0;
   waiter_id waiter = 0;

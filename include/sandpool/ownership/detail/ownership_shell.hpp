@@ -26,13 +26,13 @@ auto basic_ownership<Core>::lease(std::chrono::nanoseconds timeout, source_locat
     case detail::lease_answer::kind::refused:
       return a.error;
     case detail::lease_answer::kind::turn:
-      return turn_lease(*handles_.at(a.conn), site);
+      return turn_lease(*static_cast<handle*>(a.tag), site);
     case detail::lease_answer::kind::wait:
       break;
   }
   // Queued: the registry keeps the handle while a waiter is queued on it,
   // and a granted waiter holds the turn, so `h` stays valid for it.
-  handle* h = handles_.at(a.conn).get();
+  auto* h = static_cast<handle*>(a.tag);
   turn_waiter w;
   const time_point deadline = detail::saturating_add(t, timeout);
   const auto wid = reinterpret_cast<detail::waiter_id>(&w);
@@ -88,7 +88,7 @@ auto basic_ownership<Core>::checkout(checkout_options opts, source_location site
   std::string label = owner_label(caller);
   lock_type lk(lock_);
   detail::effects fx;
-  const detail::conn_id id = registry_.add(caller, std::move(label), site, now(), fx);
+  const detail::conn_id id = registry_.add(caller, std::move(label), site, now(), h.get(), fx);
   h->id = id;
   handles_.emplace(id, std::move(h));
   settle(fx, lk);
@@ -127,6 +127,10 @@ void basic_ownership<Core>::close() noexcept {
 template <class Core>
 void basic_ownership<Core>::settle(detail::effects& fx, lock_type& lk,
                                    absl::Status* hook) noexcept {
+  if (fx.empty()) [[likely]] {  // the common end of a turn or a lease
+    trivial_.store(registry_.trivial(), std::memory_order_relaxed);
+    if (!closed_) return lk.unlock();
+  }
   std::shared_ptr<basic_ownership> last_ref;  // may destroy *this: released last
   std::vector<std::unique_ptr<handle>> dropped;
   for (;;) {

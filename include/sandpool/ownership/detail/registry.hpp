@@ -26,6 +26,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "sandpool/core/source_location.hpp"
 #include "sandpool/ownership/detail/effects.hpp"
@@ -61,6 +62,7 @@ struct lease_answer {
   };
   kind how = kind::fresh;
   conn_id conn = 0;
+  void* tag = nullptr;  // the caller's tag for `conn` (see add())
   absl::Status error;
 };
 
@@ -78,14 +80,23 @@ class registry {
   // The waiter gave up at its deadline: the turn timeout error, or ok if it
   // was granted or failed meanwhile (its own record says which).
   [[nodiscard]] absl::Status leave(conn_id c, waiter_id w, reg_time now, effects& fx);
-  void end_turn(conn_id c, reg_time now, effects& fx);
+  // `now` is read only if the turn passes to a waiter.
+  void end_turn(conn_id c, absl::FunctionRef<reg_time()> now, effects& fx);
+  void end_turn(conn_id c, reg_time now, effects& fx) {
+    end_turn(c, [now] { return now; }, fx);
+  }
 
   // --- Explicit checkout and checkin.
   // A repeat checkout's answer (already owner/allowed), or nullopt: proceed.
   [[nodiscard]] std::optional<checkout_result> repeat_checkout(owner_id caller);
-  // Registers the connection the pool gave `caller`.
+  // Registers the connection the pool gave `caller`; lease answers for it
+  // carry `tag` (the caller's handle), so the caller needs no lookup.
   conn_id add(owner_id caller, std::string label, const source_location& site, reg_time now,
-              effects& fx);
+              void* tag, effects& fx);
+  conn_id add(owner_id caller, std::string label, const source_location& site, reg_time now,
+              effects& fx) {
+    return add(caller, std::move(label), site, now, nullptr, fx);
+  }
   // Ends the caller's ownership. Errors: it owns nothing (naming why).
   [[nodiscard]] absl::Status checkin(owner_id caller, reg_time now, effects& fx);
 
@@ -128,6 +139,7 @@ class registry {
   enum class phase : std::uint8_t { owned, revoking, returning, returned };
   struct conn_rec {
     owner_id owner = 0;
+    void* tag = nullptr;
     std::string label;
     source_location site{};          // where the owner checked out
     reg_time since{}, deadline{};    // deadline is max without a timeout
@@ -164,8 +176,14 @@ class registry {
   struct view {
     const registry* self;
     bool owns(owner_id id) const { return self->owners_.contains(id); }
-    owner_id allowed_on(owner_id id) const;
-    bool allowance_live(owner_id id) const;
+    owner_id allowed_on(owner_id id) const {
+      auto it = self->allowances_.find(id);
+      return it == self->allowances_.end() ? 0 : it->second.owner;
+    }
+    bool allowance_live(owner_id id) const {
+      auto it = self->allowances_.find(id);
+      return it != self->allowances_.end() && it->second.gone == nullptr;
+    }
   };
 
   void end(conn_id id, conn_rec& r, end_reason why, reg_time now, effects& fx);
@@ -188,7 +206,11 @@ class registry {
   mode mode_ = auto_mode{};
   conn_id next_conn_ = 1;
   absl::node_hash_map<conn_id, conn_rec> conns_;  // every connection not yet dropped
-  absl::flat_hash_map<owner_id, conn_id> owners_;  // owner -> its owned connection
+  struct owned {
+    conn_id id = 0;
+    conn_rec* rec = nullptr;  // node_hash_map: stable until the record is erased
+  };
+  absl::flat_hash_map<owner_id, owned> owners_;  // owner -> its owned connection
   absl::flat_hash_map<owner_id, allowance> allowances_;  // caller -> root owner
   absl::flat_hash_map<owner_id, ended_record> ended_;   // owners that lost their connection
   absl::flat_hash_map<std::uint64_t, token_record> tokens_;
