@@ -43,6 +43,16 @@ conn_id owned(registry& r, owner_id who = owner, reg_time now = 0s) {
   return r.add(who, "test owner", here, now, fx);
 }
 
+// The owner holds the turn; an allowed worker is queued as waiter `w`.
+conn_id worker_queued(registry& r, waiter_id w, reg_time deadline) {
+  const conn_id c = owned(r);
+  effects fx;
+  REQUIRE(r.allow(owner, worker, {}, fx).ok());
+  REQUIRE(r.lease(owner, here, 0s).how == lease_answer::kind::turn);
+  r.enqueue(c, w, worker, here, 0s, deadline);
+  return c;
+}
+
 }  // namespace
 
 TEST_CASE("auto mode with nobody registered routes to a fresh connection") {
@@ -80,11 +90,8 @@ TEST_CASE("turns are granted first come first served, re-entrant for the holder"
 
 TEST_CASE("a turn wait that gives up is told who holds the turn") {
   registry r = make();
-  const conn_id c = owned(r);
+  const conn_id c = worker_queued(r, 7, 2s);
   effects fx;
-  REQUIRE(r.allow(owner, worker, {}, fx).ok());
-  REQUIRE(r.lease(owner, here, 0s).how == lease_answer::kind::turn);
-  r.enqueue(c, 7, worker, here, 0s, 2s);
   const absl::Status s = r.leave(c, 7, 2s, fx);
   CHECK(contains(s, "test owner"));
   CHECK(r.leave(c, 7, 2s, fx).ok());  // already gone: nothing more to say
@@ -191,11 +198,8 @@ TEST_CASE("an owner that ends with a lease held on a gateless connection waits f
 
 TEST_CASE("queued callers fail when the owner loses its connection") {
   registry r = make();
-  const conn_id c = owned(r);
+  worker_queued(r, 5, 10s);
   effects fx;
-  REQUIRE(r.allow(owner, worker, {}, fx).ok());
-  REQUIRE(r.lease(owner, here, 0s).how == lease_answer::kind::turn);
-  r.enqueue(c, 5, worker, here, 0s, 10s);
   r.owner_ended(owner, 1s, fx);
   REQUIRE(kinds(fx) == std::vector({kind::fail, kind::revoke}));
   CHECK(fx[0].waiter == 5);
