@@ -20,7 +20,6 @@ namespace {
 namespace msg = sandbox_messages;
 using text::concat;
 
-constexpr std::string_view base_savepoint = "SAVEPOINT sandpool_base";
 // What a ROLLBACK leaves behind, undone between owners: prepared
 // statements, session advisory locks, settings, LISTEN, cursors, temp
 // tables, cached plans and sequence state of the session (not sequence
@@ -103,8 +102,10 @@ absl::Status sandbox::open_transaction(pq::connection& c, sandbox_session& s) {
   const bool check = !options_.safeguard.allow_any && s.verified_pid != c.backend_pid();
   std::vector<pq::pipeline_step> steps = {{begin}};
   if (check) steps.push_back({safeguard_query});
+  // No base savepoint: a statement of the code under test runs under a
+  // savepoint of its own, and rollback_to() without a mark restarts the
+  // transaction instead, so the state at checkout needs no savepoint.
   steps.push_back({guard::arm_sql});
-  steps.push_back({base_savepoint});
   auto out = c.exec_pipeline(steps);
   if (!out.ok()) return msg::while_doing(out.status(), "checkout (BEGIN)");
   if (check) {
@@ -199,9 +200,14 @@ absl::Status sandbox::begin_suite_savepoint(pq::connection& c) {
 absl::Status sandbox::rollback_to(pq::connection& c) {
   sandbox_session* s = active_session(c);
   if (s == nullptr) return msg::not_sandboxed("rollback_to", c.target());
-  const std::string sql = concat(
-      "ROLLBACK TO SAVEPOINT ",
-      s->marks > 0 ? sandbox_session::mark_name(s->marks) : std::string("sandpool_base"));
+  // Without a mark, back to the state at checkout: the transaction is
+  // restarted and the guard armed again, in one simple-protocol string (the
+  // safeguard already accepted this backend).
+  const std::string begin =
+      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+  const std::string sql =
+      s->marks > 0 ? concat("ROLLBACK TO SAVEPOINT ", sandbox_session::mark_name(s->marks))
+                   : concat("ROLLBACK; ", begin, "; ", guard::arm_sql);
   auto r = c.exec_direct(sql);
   if (!r.ok()) return msg::while_doing(r.status(), sql);
   s->in_block = false;  // the block's savepoint came after the mark: it is gone

@@ -1,8 +1,8 @@
 // The test sandbox: a checkout decorator that wraps each owner's connection
 // in a transaction that checkin rolls back, so tests can run concurrently
 // against one database and leave nothing behind. It owns these rules:
-//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]`, the commit
-//    guard's arming and `SAVEPOINT sandpool_base` in one round trip, after
+//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]` and the commit
+//    guard's arming (two statements) in one round trip, after
 //    the safeguard accepted the live connection (checked once per physical
 //    connection, in that same trip);
 //  - through exec(), the code under test sees a plain PostgreSQL session:
@@ -59,7 +59,7 @@ class sandbox final : public checkout_decorator<pq::connection> {
   sandbox& operator=(const sandbox&) = delete;
 
   // Sandbox off: nothing (real commits). On: BEGIN, safeguard, the commit
-  // guard's arming, base savepoint (one round trip); then, until the
+  // guard's arming (one round trip); then, until the
   // connection leaves its owner, exec() on c runs as on a plain session
   // (PostgreSQL's rules, applied to the code under test's own state):
   //   outside a block, a string        -> SAVEPOINT sandpool_tx; string;
@@ -123,7 +123,9 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // sandbox: begin_suite_savepoint marks the current state (SAVEPOINT
   // sandpool_mark_<n>, marks nest), rollback_to returns to the latest mark,
   // or to the state at checkout when there is none (one round trip each, the
-  // mark is kept, an open block of the code under test is discarded), and
+  // mark is kept, an open block of the code under test is discarded; with
+  // no mark the transaction is restarted, so REPEATABLE READ and
+  // SERIALIZABLE take a new snapshot), and
   // release_suite_savepoint drops the latest mark, keeping its changes.
   // Call them with a turn on c (e.g. through a lease). Errors:
   // FailedPrecondition if c is not sandboxed, if begin/release is called
@@ -137,8 +139,8 @@ class sandbox final : public checkout_decorator<pq::connection> {
   explicit sandbox(sandbox_options o);
   // The session for c, created on first use; never null. Thread-safe.
   sandbox_session& session_for(const pq::connection& c);
-  // BEGIN, the safeguard (first time per backend), the guard's arming and
-  // the base savepoint, in one round trip.
+  // BEGIN, the safeguard (first time per backend) and the guard's arming,
+  // in one round trip.
   [[nodiscard]] absl::Status open_transaction(pq::connection& c, sandbox_session& s);
   // The session for c if c is sandboxed now, else null. Thread-safe.
   sandbox_session* active_session(const pq::connection& c) const;

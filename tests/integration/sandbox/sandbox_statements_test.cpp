@@ -1,0 +1,117 @@
+// What the sandbox sends the server, message by message: libpq's protocol
+// trace (PQtrace) of one sandboxed connection counts the statements of a
+// sandboxed test (checkin, then the next checkout) and of one protected
+// statement, and which protocol carries them (Query: simple, one message
+// for a whole string; Parse: extended, one per statement). The round-trip
+// counts beside them must stay at one per test and one per statement.
+#include <doctest/doctest.h>
+#include <libpq-fe.h>
+
+#include <cstdio>
+#include <string>
+
+#include "sandbox_env.hpp"
+
+namespace sandpool::test {
+namespace {
+
+// The frontend messages PQtrace wrote to `file` since it was rewound.
+struct sent {
+  int query = 0;  // simple-protocol Query messages
+  int parse = 0;  // extended-protocol Parse messages (one per statement)
+  std::string log;  // the statements, for failure messages
+};
+
+sent read_trace(std::FILE* file) {
+  std::fflush(file);
+  std::rewind(file);
+  sent out;
+  char line[4096];
+  while (std::fgets(line, sizeof line, file) != nullptr) {
+    const std::string l(line);
+    // "F\t<length>\tQuery\t..." without timestamps: F is the frontend.
+    if (!l.starts_with("F\t")) continue;
+    if (l.find("\tQuery\t") != std::string::npos) ++out.query, out.log += l;
+    if (l.find("\tParse\t") != std::string::npos) ++out.parse, out.log += l;
+  }
+  return out;
+}
+
+// A trace of c's messages in a temporary file, stopped when it goes.
+struct trace {
+  explicit trace(pq::connection& c) : conn(c.native()), file(std::tmpfile()) {
+    REQUIRE(file != nullptr);
+    PQtrace(conn, file);
+    PQsetTraceFlags(conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+  }
+  ~trace() {
+    PQuntrace(conn);
+    std::fclose(file);
+  }
+  sent since_start() { return read_trace(file); }
+  // Starts counting again from nothing.
+  void restart() {
+    PQuntrace(conn);
+    std::fclose(file);
+    file = std::tmpfile();
+    REQUIRE(file != nullptr);
+    PQtrace(conn, file);
+    PQsetTraceFlags(conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+  }
+  PGconn* conn;
+  std::FILE* file;
+};
+
+}  // namespace
+
+PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement 3, one trip each") {
+  ensure_ledger();
+  pool p = make_sandbox_pool(dsn(), 1);
+  REQUIRE(install_sandbox(p).ok());
+  // The first checkout checks the safeguard; later ones do not.
+  REQUIRE(p.ownership().checkout().ok());
+  pq::connection* c = nullptr;
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    c = &**l;
+  }
+  REQUIRE(p.ownership().checkin().ok());
+  REQUIRE(p.ownership().checkout().ok());
+  trace t(*c);
+
+  // A test: checkin (ROLLBACK and DISCARD ALL, not waited for), then the
+  // next checkout (BEGIN and the guard's arming, with the answers).
+  constexpr int tests = 3;
+  const auto rt = c->round_trips();
+  for (int i = 0; i < tests; ++i) {
+    REQUIRE(p.ownership().checkin().ok());
+    REQUIRE(p.ownership().checkout().ok());
+  }
+  {
+    auto l = p.checkout();  // reads the last checkout's answer
+    REQUIRE(l.ok());
+  }
+  const sent per_test = t.since_start();
+  INFO(per_test.log);
+  CHECK(c->round_trips() - rt == 2 * tests);  // checkin and checkout: one trip
+  CHECK(per_test.parse == 4 * tests);  // ROLLBACK, DISCARD ALL, BEGIN, INSERT
+  CHECK(per_test.query == 0);
+
+  // A protected statement: SAVEPOINT sandpool_tx, the statement, RELEASE.
+  t.restart();
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    const auto before = c->round_trips();
+    CHECK((*l)->exec("INSERT INTO " + ledger() + " (tag) VALUES ('counted')").ok());
+    CHECK(c->round_trips() == before + 1);
+  }
+  const sent per_statement = t.since_start();
+  INFO(per_statement.log);
+  CHECK(per_statement.parse + per_statement.query == 3);
+  REQUIRE(p.ownership().checkin().ok());
+  CHECK(count_committed("tag = 'counted'") == 0);
+}
+
+}  // namespace sandpool::test
