@@ -225,6 +225,10 @@ void registry::end(conn_id id, conn_rec& r, end_reason why, reg_time now, effect
     ++counters_.mode_switches;
   }
   r.refusal = lease_revoked_error(options_.pool, rec.info);
+  // Before rec goes (below, if nobody is left to tell): a held lease's
+  // running statement is cancelled with this reason.
+  std::string cancel_reason =
+      r.depth == 0 ? std::string() : statement_cancel_reason(options_.pool, rec.info);
   if (why == end_reason::ended) {
     ++counters_.reclaims;
     ended_.erase(r.owner);  // nobody left to tell
@@ -240,7 +244,7 @@ void registry::end(conn_id id, conn_rec& r, end_reason why, reg_time now, effect
   e.status = r.refusal;
   e.cancel = true;
   e.wait = why == end_reason::checked_in;
-  e.text = statement_cancel_reason(options_.pool, rec.info);
+  e.text = std::move(cancel_reason);
   fx.push_back(std::move(e));
   ++r.outside;
 }

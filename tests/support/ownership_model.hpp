@@ -10,6 +10,11 @@
 // only to say why ("owner gone"), and a later checkout by the same owner
 // does not revive it. Connection ids are learned from the first lease that
 // shows an owner's connection; after that every lease on it must match.
+//
+// Leases held across steps (ownership_model_leases.hpp) hold their
+// connection's turn: another caller's lease on it waits, and with a zero
+// timeout fails once the reaper looks. They are named by keys the test
+// picks.
 #pragma once
 
 #include <chrono>
@@ -22,43 +27,16 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
+#include "ownership_model_leases.hpp"
+#include "ownership_model_types.hpp"
 #include "sandpool/ownership/owner.hpp"
 
 namespace sandpool::test::model {
 
-enum class mode_kind {
-  automatic,  // auto_mode
-  manual,     // manual_mode
-  shared,     // shared_mode{shared owner}
-};
-
-// Why an owner's hold on its connection ended; allowed callers are told.
-enum class end_why { checked_in, ended, timed_out, mode_switch };
-
-// The words the owner-gone error uses for each reason.
-inline const char* end_text(end_why w) {
-  switch (w) {
-    case end_why::checked_in: return "checked its connection in";
-    case end_why::ended: return "ended (its thread or fiber exited)";
-    case end_why::timed_out: return "lost its connection to the reaper";
-    case end_why::mode_switch: return "had its connection checked in by set_mode()";
-  }
-  return "";
-}
-
-// What an operation must produce.
-struct expected {
-  absl::StatusCode code = absl::StatusCode::kOk;
-  std::string value;                   // ok: the value it returns, if any
-  std::vector<std::string> fragments;  // error: words the message must contain
-  bool lease = false;                  // a lease: on conn_of's connection, or fresh if 0
-  owner_id conn_of = 0;
-  std::string label;                   // the case, for coverage counts
-};
-
 class reference {
  public:
-  explicit reference(std::chrono::nanoseconds ownership_timeout) : timeout_(ownership_timeout) {}
+  explicit reference(std::chrono::nanoseconds ownership_timeout)
+      : timeout_(ownership_timeout), leases_(ownership_timeout) {}
 
   void actor_started(owner_id id) { alive_.insert(id); }
 
@@ -91,8 +69,11 @@ class reference {
       return error(absl::StatusCode::kFailedPrecondition, {"which owns no connection"},
                    "checkin: owns nothing");
     }
-    end_hold(caller, end_why::checked_in);
-    return value("", "checkin: checked in");
+    const int unblocks = end_hold(caller, end_why::checked_in);
+    expected e = value("", unblocks < 0 ? "checkin: checked in"
+                                        : "checkin: waits for the cancelled statement");
+    e.unblocks = unblocks;
+    return e;
   }
 
   expected allow(owner_id giver, owner_id other, bool unallow_existing) {
@@ -149,9 +130,9 @@ class reference {
                     absl::StrCat("ownership_timeout (", timeout_ / std::chrono::milliseconds(1),
                                  " ms)")},
                    "lease: own timeout reported");
-    if (holds_.contains(caller)) return lease_on(caller, "lease: own");
+    if (holds_.contains(caller)) return lease_on(caller, caller, "lease: own");
     if (auto it = grants_.find(caller); it != grants_.end()) {
-      if (live(it->second)) return lease_on(it->second.root, "lease: allowed");
+      if (live(it->second)) return lease_on(caller, it->second.root, "lease: allowed");
       // Names the owner by its label (actors are unnamed fibers) and says
       // what ended the hold this caller was allowed on.
       const end_why why = ended_.at({it->second.root, it->second.gen});
@@ -162,15 +143,33 @@ class reference {
     }
     switch (mode_) {
       case mode_kind::automatic:
-        return lease_on(0, "lease: fresh");
+        return lease_on(caller, 0, "lease: fresh");
       case mode_kind::manual:
         return error(absl::StatusCode::kFailedPrecondition, {"is in manual mode and", "checkout()"},
                      "lease: unowned");
       case mode_kind::shared:
-        return lease_on(shared_, "lease: shared");
+        return lease_on(caller, shared_, "lease: shared");
     }
     return {};
   }
+
+  // lease() kept across steps as held lease `key`.
+  expected hold_lease(owner_id caller, int key) {
+    expected e = lease(caller);
+    e.label.replace(0, 5, "hold");  // "lease: own" -> "hold: own"
+    if (e.lease) leases_.take(key, e.conn_of, e.conn_of == 0 ? 0 : holds_.at(e.conn_of).gen, caller);
+    return e;
+  }
+  // A held lease's connection, once the lease showed it.
+  void bind(int key, int conn) { leases_.bind(key, conn); }
+  // A statement through held lease `key`, ended at once (query) or kept
+  // running (begin) until end_statement() or release().
+  expected query(int key) { return leases_.statement(key, false, "query"); }
+  expected begin(int key) { return leases_.statement(key, true, "begin"); }
+  void end_statement(int key) { leases_.end_statement(key); }
+  void release(int key) { leases_.release(key); }
+  // A reaper round at the current time (nothing is due: advance() ran it).
+  void reap() { leases_.reap(); }
 
   // The actor's thread or fiber ended.
   void exit(owner_id actor) {
@@ -186,6 +185,8 @@ class reference {
   // Time passes and the reaper runs.
   void advance(std::chrono::nanoseconds by) {
     now_ += by;
+    leases_.maintained();  // housekeeping first, then the reaper
+    leases_.reap();
     std::vector<owner_id> due;
     for (const auto& [id, h] : holds_)
       if (h.since + timeout_ <= now_) due.push_back(id);
@@ -205,10 +206,16 @@ class reference {
         if (h.conn == conn)
           return absl::StrCat("a fresh lease got connection ", conn, ", which owner ", id,
                               " holds");
+      if (leases_.fresh_on(conn))
+        return absl::StrCat("a fresh lease got connection ", conn,
+                            ", which a held fresh lease uses");
       return {};
     }
     hold& h = holds_.at(e.conn_of);
     if (h.conn == 0) {
+      if (leases_.fresh_on(conn))
+        return absl::StrCat("owner ", e.conn_of, " got connection ", conn,
+                            ", which a held fresh lease uses");
       for (const auto& [id, other] : holds_)
         if (id != e.conn_of && other.conn == conn)
           return absl::StrCat("owners ", e.conn_of, " and ", id, " both hold connection ", conn);
@@ -222,6 +229,14 @@ class reference {
   }
 
   std::size_t owners() const { return holds_.size(); }
+  bool owns(owner_id id) const { return holds_.contains(id); }
+  // Connections in use: the owners', and those held leases keep out.
+  std::size_t in_use() const { return holds_.size() + leases_.in_use(); }
+  std::uint64_t turn_waits() const { return turn_waits_; }
+  std::uint64_t cancels() const { return leases_.cancels(); }
+  std::uint64_t closing() const { return leases_.closing(); }
+  std::uint64_t replacing() const { return leases_.replacing(); }
+  std::uint64_t discards() const { return leases_.discards(); }
   std::size_t allowances() const { return grants_.size(); }
   mode_kind mode() const { return mode_; }
   owner_id shared_owner() const { return shared_; }
@@ -261,37 +276,42 @@ class reference {
     if (mode_ == mode_kind::shared) return shared_;
     return 0;
   }
-  void end_hold(owner_id owner, end_why why) {
-    ended_[{owner, holds_.at(owner).gen}] = why;
+  // Returns the held lease whose statement a checkin waits for, or -1.
+  int end_hold(owner_id owner, end_why why) {
+    const std::uint64_t gen = holds_.at(owner).gen;
+    ended_[{owner, gen}] = why;
     holds_.erase(owner);
+    const int unblocks = leases_.hold_ended(owner, gen, why);
     if (mode_ == mode_kind::shared && shared_ == owner) {
       mode_ = mode_kind::manual;  // the shared owner is gone
       shared_ = 0;
     }
+    return unblocks;
   }
-  // A lease on `owner`'s connection (0: a fresh one).
-  static expected lease_on(owner_id owner, std::string label) {
+  // A lease by `caller` on `owner`'s connection (0: a fresh one). It waits
+  // if a held lease of another caller holds the turn; with the zero timeout
+  // the test gives it, it fails when the reaper looks.
+  expected lease_on(owner_id caller, owner_id owner, std::string label) {
+    if (owner != 0) {
+      const owner_id holder = leases_.turn_holder(owner, holds_.at(owner).gen);
+      if (holder != 0 && holder != caller) {
+        ++turn_waits_;
+        expected e = error(absl::StatusCode::kDeadlineExceeded,
+                           {"waited 0 ms for its turn on the connection of",
+                            alive_.contains(holder)
+                                ? absl::StrCat("which fiber ", holder, " on thread")
+                                : absl::StrCat("which owner ", holder, " (ended)")},
+                           absl::StrCat(label, ", waits for a held turn"));
+        e.waits = true;
+        return e;
+      }
+    }
     expected e;
     e.lease = true;
     e.conn_of = owner;
     e.label = std::move(label);
     return e;
   }
-  static expected value(std::string v, std::string label) {
-    expected e;
-    e.value = std::move(v);
-    e.label = std::move(label);
-    return e;
-  }
-  static expected error(absl::StatusCode code, std::vector<std::string> fragments,
-                        std::string label) {
-    expected e;
-    e.code = code;
-    e.fragments = std::move(fragments);
-    e.label = std::move(label);
-    return e;
-  }
-
   std::chrono::nanoseconds timeout_;
   std::chrono::nanoseconds now_{};
   mode_kind mode_ = mode_kind::automatic;
@@ -302,7 +322,8 @@ class reference {
   std::map<std::pair<owner_id, std::uint64_t>, end_why> ended_;
   std::set<owner_id> timed_out_;  // next lease reports the timeout, once
   std::set<owner_id> alive_;      // actors whose fiber is running
-  std::uint64_t timeouts_ = 0, reclaims_ = 0;
+  std::uint64_t timeouts_ = 0, reclaims_ = 0, turn_waits_ = 0;
+  lease_book leases_;
 };
 
 }  // namespace sandpool::test::model

@@ -19,8 +19,16 @@
 
 namespace sandpool::test::model {
 
-enum class op_kind { checkout, checkin, allow, unallow, set_auto, set_manual, set_shared, lease,
-                     exit, advance };
+enum class op_kind {
+  checkout, checkin, allow, unallow, set_auto, set_manual, set_shared,
+  lease,          // a lease returned within the step
+  hold,           // a lease the actor keeps across steps (at most two)
+  release,        // the actor returns its last held lease (ending its statement)
+  query,          // a statement through the actor's last held lease
+  begin,          // the same, left running across steps (one per actor)
+  end_statement,  // the actor's running statement ends
+  exit, advance
+};
 
 struct step {
   op_kind op = op_kind::lease;
@@ -37,12 +45,13 @@ inline std::vector<step> generate(std::uint64_t seed, int actors) {
   using namespace std::chrono_literals;
   // Weighted so that leases (where routing shows) and checkouts dominate,
   // while mode switches, which check everyone in, stay rare enough for
-  // allowances and timeouts to build up.
-  static constexpr std::array<std::pair<op_kind, int>, 10> weights{{
+  // allowances, timeouts and held leases to build up.
+  static constexpr std::array<std::pair<op_kind, int>, 15> weights{{
       {op_kind::checkout, 18}, {op_kind::checkin, 5}, {op_kind::allow, 16},
       {op_kind::unallow, 3}, {op_kind::set_auto, 1}, {op_kind::set_manual, 2},
-      {op_kind::set_shared, 4}, {op_kind::lease, 26}, {op_kind::exit, 3},
-      {op_kind::advance, 5}}};
+      {op_kind::set_shared, 4}, {op_kind::lease, 20}, {op_kind::hold, 8},
+      {op_kind::release, 4}, {op_kind::query, 8}, {op_kind::begin, 4},
+      {op_kind::end_statement, 3}, {op_kind::exit, 3}, {op_kind::advance, 5}}};
   static constexpr std::array<std::chrono::seconds, 7> advances{1s, 2s, 3s, 5s, 9s, 10s, 11s};
   int total = 0;
   for (const auto& [op, w] : weights) total += w;
@@ -65,6 +74,37 @@ inline std::vector<step> generate(std::uint64_t seed, int actors) {
     s.by = advances[static_cast<std::size_t>(pick(advances.size()))];
   }
   return steps;
+}
+
+// A step as the failure report prints it; `who` names an actor, `dead` is
+// the ended fiber an allow to_dead names.
+template <class Who>
+std::string describe(const step& s, owner_id dead, Who who) {
+  using namespace std::chrono_literals;
+  const std::string actor = who(s.actor);
+  switch (s.op) {
+    case op_kind::checkout: return absl::StrCat(actor, ": ownership().checkout()");
+    case op_kind::checkin: return absl::StrCat(actor, ": ownership().checkin()");
+    case op_kind::allow:
+      return absl::StrCat(actor, ": allow(self, ",
+                          s.to_dead ? absl::StrCat("ended fiber (owner ", dead, ")") : who(s.other),
+                          s.unallow_existing ? ", {.unallow_existing = true})" : ")");
+    case op_kind::unallow: return absl::StrCat(actor, ": unallow(", who(s.other), ")");
+    case op_kind::set_auto: return absl::StrCat(actor, ": set_mode(auto)");
+    case op_kind::set_manual: return absl::StrCat(actor, ": set_mode(manual)");
+    case op_kind::set_shared:
+      return absl::StrCat(actor, ": set_mode(shared(", who(s.other), "))");
+    case op_kind::lease: return absl::StrCat(actor, ": pool.checkout()");
+    case op_kind::hold: return absl::StrCat(actor, ": pool.checkout(), held");
+    case op_kind::release: return absl::StrCat(actor, ": returns its last held lease");
+    case op_kind::query: return absl::StrCat(actor, ": a statement through its last held lease");
+    case op_kind::begin:
+      return absl::StrCat(actor, ": a statement through its last held lease, left running");
+    case op_kind::end_statement: return absl::StrCat(actor, ": its running statement ends");
+    case op_kind::exit: return absl::StrCat(actor, ": exits");
+    case op_kind::advance: return absl::StrCat("clock.advance(", s.by / 1s, " s) + maintain()");
+  }
+  return "?";
 }
 
 // What an operation returned.

@@ -246,6 +246,10 @@ class basic_ownership : public owner_exit_listener,
     basic_ownership* self;
     detail::conn_id id = 0;
     lease_type conn;                          // the owner's lease on a pool connection
+    // conn's slot, fixed for the handle's life: a waiter granted a turn may
+    // make its lease after the connection went back (conn.slot_ is null then,
+    // and written outside the lock).
+    typename Core::slot_type* slot = nullptr;
     std::atomic<typename Core::connection*> current{nullptr};  // what turn leases reach
     std::optional<typename Core::connection> stand_in;  // refuses every statement
   };
@@ -266,7 +270,7 @@ class basic_ownership : public owner_exit_listener,
   }
   std::string_view pool_name() const { return core_.options().name; }
   lease_type turn_lease(handle& h, source_location site) {
-    return lease_type(&core_, h.conn.slot_, site, &h);
+    return lease_type(&core_, h.slot, site, &h);
   }
   // Locks, runs op(effects) on the registry, and settles what it decided.
   template <class Op>

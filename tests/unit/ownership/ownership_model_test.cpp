@@ -3,158 +3,93 @@
 // exits and reaper timeouts are performed by fibers acting as owners, and
 // every step is checked against the reference model in
 // tests/support/ownership_model.hpp, plus invariants: connections in use
-// equal the model's owners, the layer's counters and mode match, no two
-// owners share a connection.
+// equal the model's (owners, held fresh leases, revoked connections a
+// statement still keeps), the layer's counters and mode match, no two
+// owners share a connection. Actors also hold leases across steps and run
+// statements through them (gate_pass), so a sequence shows what a held
+// lease sees once its owner times out, exits, checks in or is checked in
+// by set_mode: refused statements, and its connection back in the pool.
 //
 // SANDPOOL_MODEL_SEED seeds sequence 0 and sequence i uses seed + i, so a
 // disagreement prints a seed that replays it alone:
 //   SANDPOOL_MODEL_SEED=<seed> SANDPOOL_MODEL_SEQUENCES=1 unit_ownership_model
 // SANDPOOL_MODEL_SEQUENCES sets how many sequences run (default 10000).
 //
-// Every lease is returned within its step and the pool has more idle
-// connections than there are actors, so no step ever waits: a step that
-// blocks is itself a disagreement.
+// The pool has more idle connections than actors can hold, so no step
+// waits for a connection. Two steps wait on purpose, when the model says
+// so: a lease whose turn another caller's held lease holds (it is given a
+// zero timeout and fails when the reaper looks), and a checkin while a
+// statement runs on the connection (the test ends the statement, as the
+// server would on the cancel). Any other step that blocks is a
+// disagreement.
 #include <doctest/doctest.h>
 
 #include <algorithm>
-#include <array>
-#include <cstdio>
-#include <cstdlib>
+#include <chrono>
 #include <map>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "absl/strings/str_join.h"
-#include "owned_pool.hpp"
-#include "ownership_model.hpp"
-#include "ownership_model_steps.hpp"
-#include "step_actor.hpp"
+#include "model_env.hpp"
+#include "ownership_model_run.hpp"
 
 using namespace sandpool;
 using namespace sandpool::test;
 using namespace sandpool::test::model;
 using namespace std::chrono_literals;
 
-namespace {
+namespace sandpool::test::model {
 
-constexpr int actor_count = 4;
-constexpr std::size_t pool_size = 8;  // above actor_count: a checkout never waits
-constexpr std::chrono::nanoseconds ownership_timeout = 10s;
-
-// One sequence played against a fresh pool and a fresh model.
-class model_run {
- public:
-  explicit model_run(std::map<std::string, std::size_t>* coverage = nullptr)
-      : pool_(make_pool()), ref_(ownership_timeout), coverage_(coverage) {
-    pool_.maintain();  // opens every connection up front
-    boost::fibers::fiber([&] { dead_.push_back(current_owner()); }).join();
-    for (auto& a : actors_) start(a);
-  }
-
-  // Plays one step; false on a disagreement (the log says which).
-  bool play(const step& s);
-  // Ends every actor; false on a disagreement.
-  bool finish();
-  const std::vector<std::string>& log() const { return log_; }
-
- private:
-  struct actor {
-    std::unique_ptr<step_actor> fiber;
-    owner_id id = 0;
-  };
-
-  fake_pool make_pool() {
-    pool_options o = manual_options(pool_size);
-    o.name = "model";
-    o.min_idle = pool_size;
-    o.idle_timeout = infinite;  // no churn unrelated to ownership
-    o.max_lifetime = infinite;
-    ownership_options own;
-    own.ownership_timeout = ownership_timeout;
-    auto p = fake_pool::create(fake::driver(server_), o, clock_, std::move(own));
-    REQUIRE(p.ok());
-    return std::move(*p);
-  }
-  void start(actor& a) {
-    a.fiber = std::make_unique<step_actor>();
-    REQUIRE(a.fiber->perform([&] { a.id = current_owner(); }));
-    ref_.actor_started(a.id);
-  }
-  auto& own() { return pool_.ownership(); }
-  std::string who(int k) const { return absl::StrCat("actor ", k, " (owner ", actors_[k].id, ")"); }
-  std::string describe(const step& s, owner_id dead) const;
-  // Runs f in the actor's fiber. A blocked operation is unblocked by
-  // expiring every wait (the sequence has failed by then anyway).
-  template <class F>
-  observed on(actor& a, F f) {
-    observed got;
-    if (a.fiber->perform([&] { got = f(); })) return got;
-    clock_.advance(pool_.options().checkout_timeout + 1s);
-    pool_.maintain();
-    if (!a.fiber->finish()) {
-      // Its fiber cannot be joined, so the test cannot even clean up.
-      std::fprintf(stderr, "ownership model: a blocked step could not be unblocked\n");
-      std::abort();
+// A step on a held lease or a running statement goes to the next actor that
+// has one when its own actor has none, so that few steps are idle.
+step model_run::retarget(step s) const {
+  const bool needs_lease =
+      s.op == op_kind::release || s.op == op_kind::query || s.op == op_kind::begin;
+  if (!needs_lease && s.op != op_kind::end_statement) return s;
+  for (int i = 0; i < actor_count; ++i) {
+    const int k = (s.actor + i) % actor_count;
+    const actor& b = actors_[static_cast<std::size_t>(k)];
+    if (needs_lease ? !b.held.empty() : b.running != nullptr) {
+      s.actor = k;
+      break;
     }
-    return failure(absl::InternalError("the step blocked (it waited for a connection or a turn)"));
   }
-  std::string compare(const model::expected& want, const observed& got);
-  std::string invariants();
-
-  manual_clock clock_;
-  std::shared_ptr<fake::server> server_ = std::make_shared<fake::server>();
-  fake_pool pool_;
-  model::reference ref_;
-  std::map<std::string, std::size_t>* coverage_;
-  std::vector<owner_id> dead_;        // fibers that have ended
-  std::array<actor, actor_count> actors_;  // last: they end before the pool goes
-  std::vector<std::string> log_;
-};
-
-std::string model_run::describe(const step& s, owner_id dead) const {
-  switch (s.op) {
-    case op_kind::checkout: return absl::StrCat(who(s.actor), ": ownership().checkout()");
-    case op_kind::checkin: return absl::StrCat(who(s.actor), ": ownership().checkin()");
-    case op_kind::allow:
-      return absl::StrCat(who(s.actor), ": allow(self, ",
-                          s.to_dead ? absl::StrCat("ended fiber (owner ", dead, ")") : who(s.other),
-                          s.unallow_existing ? ", {.unallow_existing = true})" : ")");
-    case op_kind::unallow: return absl::StrCat(who(s.actor), ": unallow(", who(s.other), ")");
-    case op_kind::set_auto: return absl::StrCat(who(s.actor), ": set_mode(auto)");
-    case op_kind::set_manual: return absl::StrCat(who(s.actor), ": set_mode(manual)");
-    case op_kind::set_shared:
-      return absl::StrCat(who(s.actor), ": set_mode(shared(", who(s.other), "))");
-    case op_kind::lease: return absl::StrCat(who(s.actor), ": pool.checkout()");
-    case op_kind::exit: return absl::StrCat(who(s.actor), ": exits");
-    case op_kind::advance:
-      return absl::StrCat("clock.advance(", s.by / 1s, " s) + maintain()");
-  }
-  return "?";
+  return s;
 }
 
-bool model_run::play(const step& s) {
+bool model_run::play(const step& planned) {
+  const step s = retarget(planned);
   actor& a = actors_[s.actor];
+  const std::uint64_t cancels = ref_.cancels(), discards = ref_.discards();
   const owner_id dead = dead_[static_cast<std::size_t>(s.other) % dead_.size()];
-  std::string line = absl::StrCat("#", log_.size() + 1, " ", describe(s, dead));
+  std::string line =
+      absl::StrCat("#", log_.size() + 1, " ", describe(s, dead, [&](int k) { return who(k); }));
+  std::string wrong;
   model::expected want;
   observed got;
   switch (s.op) {
     case op_kind::checkout:
       want = ref_.checkout(a.id);
-      got = on(a, [&] {
+      got = on(a, want, [&] {
         auto r = own().checkout();
         return r.ok() ? value(name(*r)) : failure(r.status());
       });
       break;
     case op_kind::checkin:
       want = ref_.checkin(a.id);
-      got = on(a, [&] { return failure(own().checkin()); });
+      got = on(a, want, [&] { return failure(own().checkin()); });
+      for (actor& b : actors_)
+        if (want.unblocks >= 0 && b.running_key == want.unblocks) {
+          b.end_statement();  // the model expects checkin() to have waited for it
+          wrong = "checkin() did not wait for the statement running on the connection";
+        }
       break;
     case op_kind::allow: {
       const owner_id other = s.to_dead ? dead : actors_[s.other].id;
       want = ref_.allow(a.id, other, s.unallow_existing);
-      got = on(a, [&] {
+      got = on(a, want, [&] {
         auto r = own().allow(a.id, other, {.unallow_existing = s.unallow_existing});
         return r.ok() ? value(name(*r)) : failure(r.status());
       });
@@ -163,7 +98,7 @@ bool model_run::play(const step& s) {
     case op_kind::unallow: {
       const owner_id other = actors_[s.other].id;
       want = ref_.unallow(other);
-      got = on(a, [&] { return failure(own().unallow(other)); });
+      got = on(a, want, [&] { return failure(own().unallow(other)); });
       break;
     }
     case op_kind::set_auto:
@@ -177,14 +112,55 @@ bool model_run::play(const step& s) {
                            : s.op == op_kind::set_manual ? model::mode_kind::manual
                                                          : model::mode_kind::shared,
                            shared);
-      got = on(a, [&] { return failure(own().set_mode(m)); });
+      got = on(a, want, [&] { return failure(own().set_mode(m)); });
       break;
     }
     case op_kind::lease:
       want = ref_.lease(a.id);
-      got = on(a, [&] {
-        auto l = pool_.checkout();  // returned at the end of this step
+      got = on(a, want, [&] {
+        auto l = want.waits ? pool_.checkout(0s) : pool_.checkout();  // returned in this step
         return l.ok() ? leased((*l)->id) : failure(l.status());
+      });
+      break;
+    case op_kind::hold: {
+      if (a.held.size() == 2) {
+        want.label = "hold: hands full";
+        break;
+      }
+      const int key = next_key_++;
+      want = ref_.hold_lease(a.id, key);
+      got = on(a, want, [&] {
+        auto l = want.waits ? pool_.checkout(0s) : pool_.checkout();
+        if (!l.ok()) return failure(l.status());
+        const observed o = leased((*l)->id);
+        a.held.push_back({std::move(*l), key});
+        return o;
+      });
+      line += absl::StrCat(" as lease ", key);
+      break;
+    }
+    case op_kind::release:
+    case op_kind::query:
+    case op_kind::begin:
+      if (a.held.empty()) {
+        want.label = s.op == op_kind::release ? "release: nothing held"
+                     : s.op == op_kind::query ? "query: nothing held"
+                                              : "begin: nothing held";
+        break;
+      }
+      line += absl::StrCat(" (lease ", a.held.back().key, ")");
+      play_held(s, a, want, got);
+      break;
+    case op_kind::end_statement:
+      if (!a.running) {
+        want.label = "end_statement: none runs";
+        break;
+      }
+      ref_.end_statement(a.running_key);
+      want.label = "end_statement: ends";
+      got = on(a, want, [&] {
+        a.end_statement();
+        return observed{};
       });
       break;
     case op_kind::exit:
@@ -202,8 +178,14 @@ bool model_run::play(const step& s) {
       want.label = "advance";
       break;
   }
-  if (coverage_ != nullptr) ++(*coverage_)[want.label];
-  std::string wrong = compare(want, got);
+  if (coverage_ != nullptr) {
+    ++(*coverage_)[want.label];
+    const std::string op = want.label.substr(0, want.label.find(':'));
+    if (ref_.cancels() > cancels) ++(*coverage_)[absl::StrCat("cancels a statement: ", op)];
+    if (ref_.discards() > discards) ++(*coverage_)[absl::StrCat("closes a revoked connection: ", op)];
+  }
+  if (wrong.empty()) wrong = compare(want, got);
+  if (wrong.empty() && s.op == op_kind::hold && got.lease) ref_.bind(a.held.back().key, got.conn);
   if (wrong.empty()) wrong = invariants();
   const std::size_t limit = wrong.empty() ? 100 : 100000;
   absl::StrAppend(&line, "\n      expected ", show(want, ref_), "\n      actual   ",
@@ -213,70 +195,50 @@ bool model_run::play(const step& s) {
   return wrong.empty();
 }
 
-bool model_run::finish() {
-  for (actor& a : actors_) {
-    a.fiber->stop();
-    ref_.exit(a.id);
+// A held-lease step on the actor's last held lease.
+void model_run::play_held(const step& s, actor& a, model::expected& want, observed& got) {
+  held_lease& h = a.held.back();
+  switch (s.op) {
+    case op_kind::release:
+      want.label = a.running_key == h.key ? "release: ends its statement first" : "release";
+      if (a.running_key == h.key) ref_.end_statement(h.key);
+      ref_.release(h.key);
+      got = on(a, want, [&] {
+        if (a.running_key == h.key) a.end_statement();
+        a.held.pop_back();
+        return observed{};
+      });
+      break;
+    case op_kind::query:
+      want = ref_.query(h.key);
+      got = on(a, want, [&] {
+        const gate_pass statement(h.lease->gate());
+        return failure(statement.status());
+      });
+      break;
+    default:
+      if (a.running) {
+        want.label = "begin: one runs already";
+        break;
+      }
+      want = ref_.begin(h.key);
+      got = on(a, want, [&] {
+        auto statement = std::make_unique<gate_pass>(h.lease->gate());
+        const observed o = failure(statement->status());
+        if (statement->ok()) {
+          a.running = std::move(statement);
+          a.running_key = h.key;
+        }
+        return o;
+      });
+      break;
   }
-  std::string wrong = invariants();
-  // Nobody is left, so nothing should be remembered for anyone: an auto
-  // mode pool must be back on the checkout path that skips ownership.
-  if (wrong.empty() && ref_.mode() == model::mode_kind::automatic && !own().trivial())
-    wrong = "auto mode with every owner gone, yet checkouts do not take the trivial path";
-  std::string line = "#end every actor exits";
-  if (!wrong.empty()) absl::StrAppend(&line, "\n  !!! ", wrong);
-  log_.push_back(std::move(line));
-  return wrong.empty();
 }
 
-std::string model_run::compare(const model::expected& want, const observed& got) {
-  if (want.code != got.code) return "the status code differs";
-  if (got.code != absl::StatusCode::kOk) {
-    for (const std::string& f : want.fragments)
-      if (got.message.find(f) == std::string::npos)
-        return absl::StrCat("the message lacks \"", f, "\"");
-    return {};
-  }
-  if (want.lease != got.lease) return "the result differs";
-  if (want.lease) return ref_.check_lease(want, got.conn);
-  if (want.value != got.value) return "the value differs";
-  return {};
-}
 
-std::string model_run::invariants() {
-  const metrics pm = pool_.metrics();
-  const ownership_metrics om = own().metrics();
-  if (pm.in_use != ref_.owners())
-    return absl::StrCat("pool in_use is ", pm.in_use, ", the model has ", ref_.owners(),
-                        " owners");
-  if (pm.waiting != 0) return absl::StrCat(pm.waiting, " callers wait for a connection");
-  if (pm.size != pool_size || pm.idle + pm.in_use != pool_size)
-    return absl::StrCat("the pool has ", pm.size, " connections, ", pm.idle, " idle and ",
-                        pm.in_use, " in use; it should keep all ", pool_size);
-  if (om.owners != ref_.owners())
-    return absl::StrCat("ownership metrics say ", om.owners, " owners, the model ",
-                        ref_.owners());
-  if (om.allowances != ref_.allowances())
-    return absl::StrCat("ownership metrics say ", om.allowances, " allowances, the model ",
-                        ref_.allowances());
-  if (om.timeouts != ref_.timeouts())
-    return absl::StrCat("ownership metrics count ", om.timeouts, " timeouts, the model ",
-                        ref_.timeouts());
-  if (om.reclaims != ref_.reclaims())
-    return absl::StrCat("ownership metrics count ", om.reclaims, " reclaims, the model ",
-                        ref_.reclaims());
-  const mode m = own().current_mode();
-  const auto* shared = std::get_if<shared_mode>(&m);
-  const bool same_mode =
-      ref_.mode() == model::mode_kind::automatic ? std::holds_alternative<auto_mode>(m)
-      : ref_.mode() == model::mode_kind::manual  ? std::holds_alternative<manual_mode>(m)
-                                                 : shared && shared->owner == ref_.shared_owner();
-  if (!same_mode)
-    return absl::StrCat("the pool is in ", std::string(mode_name(m)), " mode",
-                        shared ? absl::StrCat(" (owner ", shared->owner, ")") : std::string(),
-                        ", the model expects another");
-  return {};
-}
+}  // namespace sandpool::test::model
+
+namespace {
 
 struct verdict {
   bool agreed = true;
@@ -302,12 +264,6 @@ std::vector<step> shrink(std::vector<step> steps, std::size_t failed_at) {
     if (!play_all(candidate).agreed) steps = std::move(candidate);
   }
   return steps;
-}
-
-std::uint64_t env_number(const char* name, std::uint64_t fallback) {
-  const char* text = std::getenv(name);
-  if (text == nullptr || *text == '\0') return fallback;
-  return std::strtoull(text, nullptr, 0);
 }
 
 }  // namespace
@@ -345,7 +301,21 @@ TEST_CASE("ownership model: random sequences of owner operations agree with the 
           "lease: owner gone, checked its connection in",
           "lease: owner gone, ended (its thread or fiber exited)",
           "lease: owner gone, lost its connection to the reaper",
-          "lease: owner gone, had its connection checked in by set_mode()"}) {
+          "lease: owner gone, had its connection checked in by set_mode()",
+          "lease: own, waits for a held turn", "lease: allowed, waits for a held turn",
+          "lease: shared, waits for a held turn", "hold: own", "hold: allowed", "hold: shared",
+          "hold: fresh", "hold: hands full", "checkin: waits for the cancelled statement",
+          "query: runs on an owned connection", "query: runs on a fresh connection",
+          "query: refused, checked its connection in",
+          "query: refused, ended (its thread or fiber exited)",
+          "query: refused, lost its connection to the reaper",
+          "query: refused, had its connection checked in by set_mode()",
+          "begin: runs on an owned connection", "begin: refused, lost its connection to the reaper",
+          "release", "release: ends its statement first", "end_statement: ends",
+          "cancels a statement: advance", "cancels a statement: exit",
+          "cancels a statement: set_mode", "cancels a statement: checkin",
+          "closes a revoked connection: advance", "closes a revoked connection: release",
+          "closes a revoked connection: lease"}) {
       INFO(label);
       CHECK(coverage[label] > 0);
     }

@@ -225,3 +225,66 @@ TEST_CASE("infinite ownership_timeout schedules no reaper work; warnings come fi
     CHECK(seen == std::vector<k>{k::checkout, k::warning, k::timeout});
   }
 }
+
+TEST_CASE("a waiter granted its turn just before its owner checks in gets a lease it can end") {
+  owned_fixture f;
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    auto turn = f.pool.checkout();
+    REQUIRE(turn.ok());
+    owner_id worker_id = 0;
+    bool allowed = false;
+    absl::Status seen = absl::UnknownError("the worker did not run");
+    boost::fibers::fiber worker([&] {
+      worker_id = current_owner();
+      while (!allowed) boost::this_fiber::yield();
+      auto l = f.pool.checkout();  // queues behind the owner's turn
+      REQUIRE(l.ok());
+      REQUIRE(static_cast<bool>(*l));  // it holds the turn it was granted
+      const gate_pass statement((*l)->gate());
+      seen = statement.status();
+      CHECK((*l).checkin().ok());  // ends the turn, so the connection's record can go
+    });
+    boost::this_fiber::yield();
+    REQUIRE(f.own().allow(current_owner(), worker_id).ok());
+    allowed = true;
+    while (f.own().metrics().turn_waits == 0) boost::this_fiber::yield();
+    *turn = {};                         // grants the worker its turn; it has not run yet
+    REQUIRE(f.own().checkin().ok());    // and the connection goes back before it does
+    CHECK(f.pool.metrics().in_use == 0);
+    worker.join();
+    INFO(seen.message());
+    CHECK(seen.code() == absl::StatusCode::kFailedPrecondition);
+    CHECK(contains(seen, "checked its connection in"));
+  });
+}
+
+// Known bug, kept as an expected failure (exactly the last CHECK) until it
+// is fixed, when expected_failures goes: giving a
+// connection back restores its statement gate (ownership_shell.hpp,
+// run_give_back), and only the lease is pointed at the stand-in. A
+// reference taken from the lease before (run_cleanup(**lease, ...) holds
+// one; lease->exec() holds one between operator-> and the gate) still
+// reaches the real connection, whose gate lets statements through although
+// the pool has it back, or another owner does.
+TEST_CASE("known bug: a reference taken from a held lease is not refused once it is taken back" *
+          doctest::expected_failures(1)) {
+  ownership_options own;
+  own.ownership_timeout = 1s;
+  owned_fixture f(own);
+  REQUIRE(f.own().set_mode(manual_mode{}).ok());
+  owned_fixture::in_fiber([&] {
+    REQUIRE(f.own().checkout().ok());
+    auto turn = f.pool.checkout();
+    REQUIRE(turn.ok());
+    fake::connection_state& conn = **turn;  // while the lease lives
+    f.clock.advance(2s);
+    f.pool.maintain();  // the reaper takes the connection back
+    REQUIRE(f.pool.metrics().in_use == 0);
+    const gate_pass through_lease((*turn)->gate());
+    REQUIRE_FALSE(through_lease.ok());
+    const gate_pass through_reference(conn.gate());
+    CHECK_FALSE(through_reference.ok());  // fails today: it is let through
+  });
+}

@@ -85,6 +85,7 @@ auto basic_ownership<Core>::checkout(checkout_options opts, source_location site
   }
   (void)on_owner_exit(caller, this->weak_from_this());  // the caller itself is alive
   auto h = std::make_unique<handle>(this, std::move(*conn));
+  h->slot = h->conn.slot_;
   std::string label = owner_label(caller);
   lock_type lk(lock_);
   detail::effects fx;
