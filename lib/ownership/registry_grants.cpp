@@ -126,8 +126,11 @@ absl::Status registry::set_mode(mode m, reg_time now, effects& fx) {
   if (needed != 0 && !owners_.contains(needed))
     return shared_without_checkout_error(options_.pool, owner_label(needed));
   std::vector<std::pair<owner_id, conn_id>> others;
-  for (const auto& [owner, o] : owners_)
-    if (!std::visit([&](const auto& x) { return x.keeps(owner); }, m)) others.emplace_back(owner, o.id);
+  for (const auto& entry : owners_) {
+    const owner_id owner = entry.first;  // named, not bound: lambdas capture it
+    if (!std::visit([&](const auto& x) { return x.keeps(owner); }, m))
+      others.emplace_back(owner, entry.second.id);
+  }
   for (const auto& [owner, id] : others) end(id, conns_.at(id), end_reason::mode_switch, now, fx);
   mode_ = std::move(m);
   ++counters_.mode_switches;
