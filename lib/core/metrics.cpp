@@ -13,6 +13,7 @@ std::string metrics::to_string() const {
                       " connecting=", connecting, " max_in_use=", max_in_use,
                       " wait_p50=", us(wait_p50), " wait_p95=", us(wait_p95),
                       " wait_p99=", us(wait_p99), " checkouts=", checkouts,
+                      " kept_checkouts=", kept_checkouts,
                       " timeouts=", timeouts, " drops=", drops, " refused=", refused,
                       " connects=", connects, " connect_failures=", connect_failures,
                       " discarded=", discarded, " resets=", resets,

@@ -127,6 +127,10 @@ std::string prometheus_text(std::span<const named_metrics> pools) {
                         "Callers queued for a connection.", [](m x) { return x.waiting; });
   w.scalar<std::uint64_t>("sandpool_checkouts_total", "counter", "Successful checkouts.",
                           [](m x) { return x.checkouts; });
+  w.scalar<std::uint64_t>("sandpool_checkouts_kept_total", "counter",
+                          "Successful checkouts served from the calling thread's kept "
+                          "connection without the pool's lock; their holds are not timed.",
+                          [](m x) { return x.kept_checkouts; });
   w.scalar<std::uint64_t>("sandpool_checkout_timeouts_total", "counter",
                           "Checkouts that waited out checkout_timeout.",
                           [](m x) { return x.timeouts; });

@@ -48,7 +48,10 @@ struct metrics {
   std::size_t in_use = 0;      // connections leased to callers
   std::size_t waiting = 0;     // callers queued for a connection
   std::size_t connecting = 0;  // connections being opened
-  std::size_t max_in_use = 0;  // high-water mark of in_use since creation
+  // High-water mark of in_use since creation. A connection a thread keeps
+  // between its own checkouts (at most one per thread and pool) counts as
+  // in use here, though `idle` and `in_use` count it as idle.
+  std::size_t max_in_use = 0;
   std::size_t max_size = 0;    // the pool's limit (pool_options::max_size)
   // Checkout wait (zero for a checkout served from the idle list), within
   // 19% of the true value.
@@ -57,6 +60,9 @@ struct metrics {
   std::chrono::nanoseconds wait_p99{};
   // Counters since creation.
   std::uint64_t checkouts = 0;         // successful checkouts
+  // Of those, served from the caller's thread's kept connection without the
+  // lock (pool_options::keep_per_thread); their holds are not timed.
+  std::uint64_t kept_checkouts = 0;
   std::uint64_t timeouts = 0;          // checkouts that hit checkout_timeout
   std::uint64_t drops = 0;             // checkouts shed by overload control
   std::uint64_t refused = 0;           // checkouts failed at once: a connect error no wait fixes
@@ -68,7 +74,9 @@ struct metrics {
   std::uint64_t validation_failures = 0;  // idle connections found dead
   // Histograms since creation.
   duration_histogram wait_time;     // checkout wait, of successful checkouts
-  duration_histogram hold_time;     // checkout to return, of every lease
+  // Checkout to return, of every lease returned through the pool's lock: a
+  // lease a thread serves from its own kept connection is not timed.
+  duration_histogram hold_time;
   duration_histogram connect_time;  // opening a connection, successful or not
 
   std::uint64_t discarded_for(discard_reason r) const noexcept {

@@ -154,7 +154,9 @@ TEST_CASE("a hook that throws does not stop housekeeping") {
 }
 
 TEST_CASE("hold and wait times land in fixed buckets; their sum and count add up") {
-  fixture f(warm_options(1));
+  pool_options o = warm_options(1);
+  o.keep_per_thread = false;  // a kept lease is not timed: every one goes through the lock
+  fixture f(o);
   f.pool.maintain();
   {
     auto l = f.pool.checkout();
@@ -172,6 +174,29 @@ TEST_CASE("hold and wait times land in fixed buckets; their sum and count add up
   CHECK(m.hold_time.counts[20] == 1);
   CHECK(m.wait_time.count == 2);
   CHECK(m.wait_time.counts[0] == 2);  // served from the idle list
+  CHECK(m.kept_checkouts == 0);
+}
+
+TEST_CASE("a lease served from the thread's keep counts as a checkout with no wait, untimed") {
+  fixture f(warm_options(1));
+  f.pool.maintain();
+  for (int i = 0; i < 3; ++i) {
+    auto l = f.pool.checkout();
+    REQUIRE(l.ok());
+    f.clock.advance(3ms);
+    const metrics held = f.pool.metrics();
+    CHECK(held.in_use == 1);
+    CHECK(held.idle == 0);
+  }
+  const metrics m = f.pool.metrics();
+  CHECK(m.checkouts == 3);
+  CHECK(m.kept_checkouts == 2);  // the first came from the idle list
+  CHECK(m.in_use == 0);
+  CHECK(m.idle == 1);  // kept by this thread, and idle for everyone else
+  CHECK(m.hold_time.count == 0);  // every one was returned to the keep
+  CHECK(m.wait_time.count == 3);
+  CHECK(m.wait_time.counts[0] == 3);
+  CHECK(m.wait_p99 == std::chrono::nanoseconds::zero());
 }
 
 TEST_CASE("duration_histogram: bounds are inclusive, +Inf takes the rest, the sum saturates") {
@@ -189,7 +214,9 @@ TEST_CASE("duration_histogram: bounds are inclusive, +Inf takes the rest, the su
 }
 
 TEST_CASE("prometheus_text: families once, a labelled series per pool, escaped names, promtool accepts it") {
-  fixture a(warm_options(2));
+  pool_options oa = warm_options(2);
+  oa.keep_per_thread = false;  // its one lease is timed
+  fixture a(oa);
   pool_options ob = warm_options(1);
   ob.name = "orders \"eu\"\\west\nline";
   fixture b(ob);

@@ -4,14 +4,16 @@
 // that used it, and its backend with that thread's CPU, instead of moving
 // between threads at every checkout. Queued waiters are not affected: a
 // returned connection goes to the first waiter before it is ever idle. The
-// memory is one thread-local pair (pool id, slot index): no shared write.
+// memory is one thread-local entry (pool id, slot index, and a reference
+// that keeps the pool's slots alive while the thread may still touch them,
+// core_keep.hpp): no shared write.
 #pragma once
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
-
-#include "sandpool/core/detail/slot.hpp"
+#include <memory>
+#include <utility>
 
 namespace sandpool::detail {
 
@@ -21,9 +23,16 @@ struct affinity {
     static std::atomic<std::uint64_t> next{0};
     return next.fetch_add(1, std::memory_order_relaxed) + 1;
   }
-  // The calling thread returned slot `index` of pool `pool`.
-  static void remember(std::uint64_t pool, std::size_t index) noexcept {
-    last() = {pool, index};
+  // The calling thread returned slot `index` of pool `pool`, whose slots
+  // `slots` keeps alive. Copies the reference only when the pool changes.
+  static void remember(std::uint64_t pool, std::size_t index,
+                       const std::shared_ptr<void>& slots) noexcept {
+    entry& e = last();
+    if (e.pool != pool) {
+      e.slots = slots;
+      e.pool = pool;
+    }
+    e.index = index;
   }
   // The slot index the calling thread returned last to `pool`, or -1.
   static std::ptrdiff_t recall(std::uint64_t pool) noexcept {
@@ -35,6 +44,7 @@ struct affinity {
   struct entry {
     std::uint64_t pool = 0;
     std::size_t index = 0;
+    std::shared_ptr<void> slots;
   };
   static entry& last() noexcept {
     thread_local entry e;

@@ -4,9 +4,12 @@
 //  - a slot changes state only through book_.move(), which keeps the idle
 //    list and the counts (slot_book.hpp);
 //  - a waiter is on waiters_ exactly until it is granted a slot or failed.
-// The checkout fast path takes the lock once, pops the idle head (the
-// thread's own last connection first: affinity.hpp), no I/O, no allocation. Connecting, resetting and closing run in maintain(),
-// outside the lock, on the housekeeping thread (or when a test calls it).
+// The fastest checkout takes no lock: a thread gets back the connection it
+// kept at its last checkin (core_keep.hpp). Otherwise checkout takes the
+// lock once and pops the idle head (the thread's own last connection first:
+// affinity.hpp), no I/O, no allocation. Connecting, resetting and closing
+// run in maintain(), outside the lock, on the housekeeping thread (or when a
+// test calls it).
 #pragma once
 
 #include <algorithm>
@@ -34,6 +37,7 @@
 #include "sandpool/core/detail/messages.hpp"
 #include "sandpool/core/detail/sizing.hpp"
 #include "sandpool/core/detail/slot.hpp"
+#include "sandpool/core/detail/slot_array.hpp"
 #include "sandpool/core/detail/slot_book.hpp"
 #include "sandpool/core/detail/spinlock.hpp"
 #include "sandpool/core/detail/waiter.hpp"
@@ -61,10 +65,14 @@ class core {
       : driver_(std::move(d)),
         options_(std::move(o)),
         clock_(std::move(c)),
-        slots_(std::make_unique<slot_type[]>(options_.max_size)),
+        shared_(std::make_shared<slot_array<slot_type>>(options_.max_size)),
+        slots_(shared_->at.get()),
         rng_(std::random_device{}()),
         codel_(options_.queue_target, options_.queue_interval, clock_.now()),
-        activity_(activity_recorder::from_environment(options_.name, options_.max_size)) {
+        activity_(activity_recorder::from_environment(options_.name, options_.max_size)),
+        keeps_(options_.keep_per_thread &&
+               options_.validation_bypass > std::chrono::nanoseconds::zero() &&
+               activity_ == nullptr) {
     watch_fiber_scheduler();
     if (options_.housekeeper == housekeeping::thread)
       housekeeper_ = std::thread([this] { housekeeping_thread(); });
@@ -82,8 +90,10 @@ class core {
   absl::StatusOr<slot_type*> acquire(std::chrono::nanoseconds timeout,
                                      source_location site,
                                      overload on_overload = overload::shed) {
-    if (activity_ == nullptr) [[likely]]
+    if (activity_ == nullptr) [[likely]] {
+      if (slot_type* kept = take_kept(site)) [[likely]] return kept;
       return take(timeout, site, on_overload);
+    }
     activity_stamp stamp{activity_recorder::now_ns(), 0, activity_recorder::current_label()};
     absl::StatusOr<slot_type*> s = take(timeout, site, on_overload);
     stamp.granted_ns = activity_recorder::now_ns();
@@ -112,27 +122,12 @@ class core {
   // or the idle head; a dirty or broken one is left for housekeeping, so the
   // next caller never gets it dirty and the returning caller waits for no
   // I/O (a driver's recycle() may queue a session reset: a write, no wait).
+  // A clean connection with no caller queued is kept by the returning
+  // thread instead, without the lock (core_keep.hpp).
   void release(slot_type* s, bool discard = false) noexcept {
     const tx_status status = discard ? tx_status::broken : returned_status(*s->conn);
-    if (activity_ != nullptr) [[unlikely]]
-      activity_->returned(s->activity, activity_recorder::now_ns());
-    affinity::remember(id_, static_cast<std::size_t>(s - slots_.get()));
-    const time_point now = clock_.now();
-    lock_type lk(lock_);
-    if (closed_) return release_after_close(lk, *s);
-    hold_hist_.record(now - s->leased_at);
-    if (status == tx_status::broken) {
-      doom(*s, discard_reason::broken);
-      if (!discard) distrust_idle();
-    } else if (status != tx_status::idle) {
-      book_.move(*s, slot_state::dirty);
-      wake_housekeeper();
-    } else if (now - s->created > options_.max_lifetime) {
-      doom(*s, discard_reason::expired);
-    } else {
-      s->last_used = now;
-      make_available(*s, now);
-    }
+    if (status == tx_status::idle && keep(*s)) [[likely]] return;
+    release_shared(s, status, true, discard);
   }
 
   // One round of housekeeping; returns when the next round is due. Under
@@ -182,56 +177,44 @@ class core {
     std::vector<slot_type*> close, reset, connect;
   };
 
-  // acquire() without activity export.
+  // Takes a leased slot back through the lock (core_checkout.hpp).
+  // `returned` is false for a slot handed on from a thread's keep: its
+  // hold was not timed and its last use is already recorded.
+  void release_shared(slot_type* s, tx_status status, bool returned,
+                      bool discarded = false) noexcept;
+  // acquire() without activity export, through the lock (core_checkout.hpp).
   absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site,
-                                  overload on_overload) {
-    const time_point now = clock_.now();
-    const std::ptrdiff_t own = affinity::recall(id_);
-    lock_type lk(lock_);
-    if (closed_) return pool_closed_error(options_.name);
-    if (own >= 0) book_.to_front(slots_[static_cast<std::size_t>(own)]);
-    while (!book_.idle().empty()) {
-      slot_type& s = book_.idle_front();
-      if (now - s.created > options_.max_lifetime) {
-        doom(s, discard_reason::expired);
-        continue;
-      }
-      lease(s, now, site);
-      // Zero means "always validate": a coarse clock can read the same
-      // instant at checkin and checkout.
-      if (!s.suspect && options_.validation_bypass > std::chrono::nanoseconds::zero() &&
-          now - s.last_used <= options_.validation_bypass) {
-        served(std::chrono::nanoseconds::zero());
-        return &s;
-      }
-      // Idle past the bypass window: check it is alive, outside the lock.
-      s.suspect = false;
-      lk.unlock();
-      const absl::Status alive = driver_.validate(*s.conn);
-      lk.lock();
-      if (alive.ok()) {
-        served(std::chrono::nanoseconds::zero());
-        return &s;
-      }
-      ++validation_failures_;
-      distrust_idle();
-      if (closed_) {  // shut down while we validated: no queue to join
-        std::string name = options_.name;  // the core may be gone after the next call
-        release_after_close(lk, s);
-        return pool_closed_error(name);
-      }
-      doom(s, discard_reason::validation_failed);
+                                  overload on_overload);
+  // The thread's keep (core_keep.hpp): the lock-free checkout and checkin,
+  // and taking kept slots back. The last three run under the lock.
+  slot_type* take_kept(source_location site) noexcept;
+  bool keep(slot_type& s) noexcept;
+  void unkeep(slot_type& s, time_point now) noexcept;
+  void unkeep_all(time_point now) noexcept;
+  bool steal_kept(time_point now) noexcept;
+  std::size_t kept_count() const noexcept;
+  std::uint64_t kept_checkouts() const noexcept;
+  // The time the lock-free paths use instead of reading the clock: the last
+  // instant a locked path or housekeeping read (exact under a manual clock).
+  time_point recent_now() const noexcept {
+    if constexpr (manual_time<Clock>) {
+      return clock_.now();
+    } else {
+      return time_point(typename Clock::duration(recent_.load(std::memory_order_relaxed)));
     }
-    if (closed_) return pool_closed_error(options_.name);
-    // Until the next retry is due, a permanent connect error is the answer;
-    // once it is due, this caller waits for that attempt's verdict.
-    if (refused_permanently() && now < retry_at_) {
-      ++refused_;
-      absl::Status refused = connect_refused_error(counts(), last_connect_error_);
-      note({pool_event_kind::refused, {}, refused});
-      return refused;
-    }
-    return wait(lk, now, timeout, site, on_overload);
+  }
+  void note_time(time_point now) noexcept {
+    const auto t = now.time_since_epoch().count();
+    if (recent_.load(std::memory_order_relaxed) != t)
+      recent_.store(t, std::memory_order_relaxed);
+  }
+  // Publishes whether a checkin must take the lock. Under the lock, after
+  // every change to the waiters or to closed_.
+  void set_contended() noexcept {
+    shared_->contended.store(closed_ || !waiters_.empty(), std::memory_order_seq_cst);
+  }
+  std::size_t index_of(const slot_type& s) const noexcept {
+    return static_cast<std::size_t>(&s - slots_);
   }
 
   time_point maintain_pool();
@@ -299,6 +282,7 @@ class core {
     }
     waiter_type& w = waiters_.front();
     waiters_.pop_front();
+    set_contended();
     lease(s, now, w.site);
     served(now - w.enqueued);
     w.granted = &s;
@@ -308,6 +292,7 @@ class core {
   }
   // A connection was found broken: the idle ones may share its fate.
   void distrust_idle() noexcept {
+    unkeep_all(clock_.now());
     book_.for_each_idle([](slot_type& s) { s.suspect = true; });
   }
   void doom(slot_type& s, discard_reason why) noexcept {
@@ -338,15 +323,19 @@ class core {
     ++wakes_;
     detail::notify_all(hk_cv_);  // the maintenance fiber and hosted task fibers
   }
+  // Kept slots count as idle, not in use. Under the lock.
   pool_snapshot counts() const noexcept {
-    return {options_.name,        book_.open(),  book_.in_use(), book_.idle_count(),
-            waiters_.size(),      book_.connecting(), options_.max_size};
+    const std::size_t kept = kept_count();
+    return {options_.name,   book_.open(),       book_.in_use() - kept, book_.idle_count() + kept,
+            waiters_.size(), book_.connecting(), options_.max_size};
   }
   const slot_type* longest_held() const noexcept {
     const slot_type* best = nullptr;
     for (std::size_t i = 0; i < options_.max_size; ++i) {
       const slot_type& s = slots_[i];
-      if (s.state == slot_state::leased && (!best || s.leased_at < best->leased_at)) best = &s;
+      if (s.state == slot_state::leased && !s.kept.load(std::memory_order_relaxed) &&
+          (!best || s.leased_at < best->leased_at))
+        best = &s;
     }
     return best;
   }
@@ -356,7 +345,11 @@ class core {
   Clock clock_;
   mutable spinlock lock_;  // guards the slots, the idle list, the waiters, the counters
   const std::uint64_t id_ = affinity::next_pool_id();
-  std::unique_ptr<slot_type[]> slots_;
+  std::shared_ptr<slot_array<slot_type>> shared_;  // the slots, shared with keeping threads
+  slot_type* const slots_;
+  // recent_now()'s reading, in its own cache line: the lock's is written at
+  // every locked checkout.
+  alignas(64) std::atomic<typename Clock::rep> recent_{0};
   slot_book<slot_type> book_;  // the idle list (LIFO) and the slot counts
   boost::intrusive::list<waiter_type> waiters_;  // FIFO
   std::size_t blocked_ = 0;  // callers inside the core after it closed
@@ -372,6 +365,9 @@ class core {
   event_queue events_;  // for the hook
   // Null unless SANDPOOL_METRICS_EXPORT is set (sandpool/core/activity.hpp).
   std::unique_ptr<activity_recorder> activity_;
+  // Whether threads keep connections (pool_options::keep_per_thread): not
+  // when every checkout validates or activity export times every lease.
+  const bool keeps_;
   std::uint64_t checkouts_ = 0, timeouts_ = 0, drops_ = 0, connects_ = 0,
                 connect_failures_ = 0, discarded_ = 0, resets_ = 0, validation_failures_ = 0,
                 refused_ = 0;
@@ -390,6 +386,8 @@ class core {
 
 }  // namespace sandpool::detail
 
+#include "sandpool/core/detail/core_checkout.hpp"
+#include "sandpool/core/detail/core_keep.hpp"
 #include "sandpool/core/detail/core_maintain.hpp"
 #include "sandpool/core/detail/core_shutdown.hpp"
 

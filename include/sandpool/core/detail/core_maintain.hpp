@@ -23,7 +23,10 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
   w.on_overload = on_overload;
   waiters_.push_back(w);
   ++blocked_;
-  wake_housekeeper();  // it may open a connection for this waiter
+  set_contended();
+  // A thread may keep an idle connection (core_keep.hpp): claimed, it goes
+  // to the first waiter, as a returned one would.
+  if (!steal_kept(now)) wake_housekeeper();  // it may open a connection for this waiter
   while (!w.done()) {
     if constexpr (manual_time<Clock>) {
       // Manual time cannot block on real time: maintain() expires us.
@@ -33,6 +36,7 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
                !w.done()) {
       const time_point t = clock_.now();
       waiters_.erase(waiters_.iterator_to(w));
+      set_contended();
       ++timeouts_;
       const slot_type* h = longest_held();
       holder longest{h ? h->site : source_location{}, h ? t - h->leased_at : t - t};
@@ -80,6 +84,7 @@ void core<Driver, Clock>::fail_all_waiters(const absl::Status& why) {
     note({pool_event_kind::refused, {}, why});
     detail::notify_all(w.cv);
   }
+  set_contended();
 }
 
 // Expires waiters past their deadline and, while overloaded, sheds those
@@ -114,11 +119,14 @@ void core<Driver, Clock>::fail_waiters(time_point now) {
     }
     detail::notify_all(w.cv);
   }
+  set_contended();
 }
 
 // Claims the work of one round: slots to close, reset and open. Under the lock.
 template <driver Driver, class Clock>
 void core<Driver, Clock>::collect(time_point now, work& w) {
+  note_time(now);
+  unkeep_all(now);  // kept slots are judged like any idle one
   std::size_t idle_left = book_.idle_count();
   for (std::size_t i = 0; i < options_.max_size; ++i) {
     slot_type& s = slots_[i];
@@ -234,13 +242,22 @@ auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
   for (std::size_t i = 0; i < options_.max_size; ++i) {
     const slot_type& s = slots_[i];
     if (s.state == slot_state::doomed || s.state == slot_state::dirty) return now;
+
     if (s.state != slot_state::idle) continue;
     due = std::min(due, saturating_add(s.created, options_.max_lifetime));
     if (book_.idle_count() > options_.min_idle)
       due = std::min(due, saturating_add(s.last_used, options_.idle_timeout));
   }
-  if (!closed_ && connections_to_open({book_.open(), book_.connecting(), book_.idle_count(),
-                                       waiters_.size(),
+  // Any open connection may be kept by a thread between rounds: a round at
+  // least every half validation_bypass (at most a second apart) takes kept
+  // ones back before they could need validating, and keeps recent_now().
+  if (keeps_ && book_.open() > 0)
+    due = std::min(due, saturating_add(now, std::min<std::chrono::nanoseconds>(
+                                                options_.validation_bypass / 2,
+                                                std::chrono::seconds(1))));
+  // A kept slot is idle: it must not look like a reason to open another.
+  if (!closed_ && connections_to_open({book_.open(), book_.connecting(),
+                                       book_.idle_count() + kept_count(), waiters_.size(),
                                        options_.min_idle, options_.max_size}) > 0)
     due = std::min(due, std::max(retry_at_, now));
   if (!waiters_.empty()) {

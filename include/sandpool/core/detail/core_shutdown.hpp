@@ -132,7 +132,9 @@ absl::Status core<Driver, Clock>::shutdown(std::chrono::nanoseconds grace) {
         w.failure = pool_closed_error(options_.name);
         detail::notify_all(w.cv);
       }
+      set_contended();  // from here a checkin takes the lock, and sees closed_
     }
+    unkeep_all(clock_.now());  // connections kept by threads are idle: closed below
     while (book_.in_use() > 0 && std::chrono::steady_clock::now() < deadline)
       drained_cv_.wait_until(lk, deadline);
     const time_point now = clock_.now();
@@ -165,15 +167,20 @@ sandpool::metrics core<Driver, Clock>::snapshot() const {
   lock_type lk(lock_);
   sandpool::metrics m;
   m.size = book_.open();
-  m.idle = book_.idle_count();
-  m.in_use = book_.in_use();
+  const std::size_t kept = kept_count();
+  const std::uint64_t kept_served = kept_checkouts();
+  m.idle = book_.idle_count() + kept;
+  m.in_use = book_.in_use() - kept;
   m.waiting = waiters_.size();
   m.connecting = book_.connecting();
   m.max_in_use = book_.max_in_use();
-  m.wait_p50 = wait_hist_.quantile(0.50);
-  m.wait_p95 = wait_hist_.quantile(0.95);
-  m.wait_p99 = wait_hist_.quantile(0.99);
-  m.checkouts = checkouts_;
+  histogram waits = wait_hist_;
+  waits.record_zero(kept_served);  // served from a thread's keep: no wait
+  m.wait_p50 = waits.quantile(0.50);
+  m.wait_p95 = waits.quantile(0.95);
+  m.wait_p99 = waits.quantile(0.99);
+  m.checkouts = checkouts_ + kept_served;
+  m.kept_checkouts = kept_served;
   m.timeouts = timeouts_;
   m.drops = drops_;
   m.connects = connects_;
@@ -183,6 +190,8 @@ sandpool::metrics core<Driver, Clock>::snapshot() const {
   m.refused = refused_;
   m.max_size = options_.max_size;
   m.wait_time = wait_buckets_;
+  m.wait_time.counts[0] += kept_served;
+  m.wait_time.count += kept_served;
   m.hold_time = hold_hist_;
   m.connect_time = connect_hist_;
   m.resets = resets_;

@@ -20,6 +20,11 @@ class histogram {
     ++buckets_[index(d.count() < 0 ? 0 : static_cast<std::uint64_t>(d.count()))];
     ++count_;
   }
+  // Records `n` waits of zero at once.
+  void record_zero(std::uint64_t n) noexcept {
+    buckets_[0] += n;
+    count_ += n;
+  }
   std::uint64_t count() const noexcept { return count_; }
 
   // The upper bound of the bucket holding quantile q in [0, 1]; zero for

@@ -5,6 +5,7 @@
 // idle list and leases can point at them.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -31,8 +32,10 @@ enum class slot_state : std::uint8_t {
 
 // Auto-unlinking is not used: a slot leaves the idle list only under the
 // pool lock, and the list's constant-time size feeds the metrics.
+// A slot has its cache line to itself: the thread that keeps it writes it
+// without the lock (core_cache.hpp), and must not slow its neighbours.
 template <class Connection, class TimePoint>
-struct slot : boost::intrusive::list_base_hook<> {
+struct alignas(64) slot : boost::intrusive::list_base_hook<> {
   std::optional<Connection> conn;
   slot_state state = slot_state::empty;
   TimePoint created{};     // when the connection was opened
@@ -47,6 +50,13 @@ struct slot : boost::intrusive::list_base_hook<> {
   discard_reason why = discard_reason::broken;  // why it is doomed or closing
   source_location site{};   // where the current lease was checked out
   activity_stamp activity{};     // the current lease, when activity export is on
+  // Kept by the thread that returned it, for that thread's next checkout
+  // (core_cache.hpp). While set, the slot counts as leased in the book and
+  // as idle in the metrics; whoever clears it (exchange) owns the slot.
+  std::atomic<bool> kept{false};
+  // Checkouts served from the thread's keep, counted by the one thread that
+  // holds the slot at a time and summed by snapshot().
+  std::atomic<std::uint64_t> kept_checkouts{0};
 
   bool holds_connection() const noexcept {
     return state != slot_state::empty && state != slot_state::connecting;
