@@ -25,8 +25,10 @@ struct affinity {
   }
   // The calling thread returned slot `index` of pool `pool`, whose slots
   // `slots` keeps alive. Copies the reference only when the pool changes.
+  // (A template, so that the common call converts no shared_ptr.)
+  template <class Slots>
   static void remember(std::uint64_t pool, std::size_t index,
-                       const std::shared_ptr<void>& slots) noexcept {
+                       const std::shared_ptr<Slots>& slots) noexcept {
     entry& e = last();
     if (e.pool != pool) {
       e.slots = slots;
