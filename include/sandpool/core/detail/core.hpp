@@ -209,9 +209,14 @@ class core {
       recent_.store(t, std::memory_order_relaxed);
   }
   // Publishes whether a checkin must take the lock. Under the lock, after
-  // every change to the waiters or to closed_.
+  // every change to the waiters or to closed_. Only setting it must be
+  // sequentially consistent (core_keep.hpp); a checkin that sees it set a
+  // little too long just takes the lock.
   void set_contended() noexcept {
-    shared_->contended.store(closed_ || !waiters_.empty(), std::memory_order_seq_cst);
+    std::atomic<bool>& flag = shared_->contended;
+    const bool want = closed_ || !waiters_.empty();
+    if (flag.load(std::memory_order_relaxed) == want) return;
+    flag.store(want, want ? std::memory_order_seq_cst : std::memory_order_release);
   }
   std::size_t index_of(const slot_type& s) const noexcept {
     return static_cast<std::size_t>(&s - slots_);

@@ -68,7 +68,7 @@ auto core<Driver, Clock>::take_kept(source_location site) noexcept -> slot_type*
 // the lock (the caller then still holds the slot).
 template <driver Driver, class Clock>
 bool core<Driver, Clock>::keep(slot_type& s) noexcept {
-  if (!keeps_) return false;
+  if (!keeps_ || shared_->contended.load(std::memory_order_relaxed)) return false;
   const time_point now = recent_now();
   if (now - s.created > options_.max_lifetime) return false;
   const std::size_t index = index_of(s);
