@@ -24,17 +24,21 @@ struct affinity {
     return next.fetch_add(1, std::memory_order_relaxed) + 1;
   }
   // The calling thread returned slot `index` of pool `pool`, whose slots
-  // `slots` keeps alive. Copies the reference only when the pool changes.
+  // `slots` keeps alive while this thread may touch them. False once the
+  // thread is exiting and its reference is gone (a lease returned by a
+  // thread_local's destructor): it must not keep the connection then.
   // (A template, so that the common call converts no shared_ptr.)
   template <class Slots>
-  static void remember(std::uint64_t pool, std::size_t index,
+  static bool remember(std::uint64_t pool, std::size_t index,
                        const std::shared_ptr<Slots>& slots) noexcept {
+    if (exiting()) return false;
     entry& e = last();
     if (e.pool != pool) {
-      e.slots = slots;
+      keepalive().slots = slots;
       e.pool = pool;
     }
     e.index = index;
+    return true;
   }
   // The slot index the calling thread returned last to `pool`, or -1.
   static std::ptrdiff_t recall(std::uint64_t pool) noexcept {
@@ -43,14 +47,28 @@ struct affinity {
   }
 
  private:
+  // Trivially destructible, so usable at any point of the thread's exit.
   struct entry {
     std::uint64_t pool = 0;
     std::size_t index = 0;
-    std::shared_ptr<void> slots;
   };
   static entry& last() noexcept {
     thread_local entry e;
     return e;
+  }
+  // The reference, destroyed with the thread's other thread_locals; after
+  // that, exiting() says so and nothing touches it again.
+  struct holder {
+    std::shared_ptr<void> slots;
+    ~holder() { exiting() = true; }
+  };
+  static holder& keepalive() noexcept {
+    thread_local holder h;
+    return h;
+  }
+  static bool& exiting() noexcept {
+    thread_local bool gone = false;
+    return gone;
   }
 };
 

@@ -191,7 +191,7 @@ class core {
   bool keep(slot_type& s) noexcept;
   void unkeep(slot_type& s, time_point now) noexcept;
   void unkeep_all(time_point now) noexcept;
-  bool steal_kept(time_point now) noexcept;
+  void steal_kept(time_point now) noexcept;
   std::size_t kept_count() const noexcept;
   std::uint64_t kept_checkouts() const noexcept;
   // The time the lock-free paths use instead of reading the clock: the last

@@ -69,7 +69,7 @@ void core<Driver, Clock>::release_shared(slot_type* s, tx_status status, bool re
                                          bool discarded) noexcept {
   if (activity_ != nullptr) [[unlikely]]
     activity_->returned(s->activity, activity_recorder::now_ns());
-  if (returned) affinity::remember(id_, index_of(*s), shared_);
+  if (returned) (void)affinity::remember(id_, index_of(*s), shared_);
   const time_point now = clock_.now();
   lock_type lk(lock_);
   if (closed_) return release_after_close(lk, *s);

@@ -82,7 +82,7 @@ bool core<Driver, Clock>::keep(slot_type& s) noexcept {
       release_shared(&older, tx_status::idle, false);
   }
   s.last_used = now;
-  affinity::remember(id_, index, shared_);
+  if (!affinity::remember(id_, index, shared_)) return false;
   // From here on another thread may own the slot, shut the pool down and
   // free the core: only the shared block, kept alive by this thread's
   // affinity entry, is touched.
@@ -107,12 +107,14 @@ void core<Driver, Clock>::unkeep(slot_type& s, time_point now) noexcept {
   }
 }
 
-// Claims every kept slot back. Under the lock.
+// Claims every kept slot back. Under the lock. Sequentially consistent like
+// steal_kept(): after shutdown has set `contended`, a checkin that missed it
+// has its mark seen here.
 template <driver Driver, class Clock>
 void core<Driver, Clock>::unkeep_all(time_point now) noexcept {
   for (std::size_t i = 0; i < options_.max_size; ++i) {
     slot_type& s = slots_[i];
-    if (s.state == slot_state::leased && s.kept.load(std::memory_order_relaxed) &&
+    if (s.state == slot_state::leased && s.kept.load(std::memory_order_seq_cst) &&
         s.kept.exchange(false, std::memory_order_acquire))
       unkeep(s, now);
   }
@@ -121,16 +123,15 @@ void core<Driver, Clock>::unkeep_all(time_point now) noexcept {
 // For a caller that has just queued (and set `contended`): claims one kept
 // slot, which goes to the first waiter. Under the lock.
 template <driver Driver, class Clock>
-bool core<Driver, Clock>::steal_kept(time_point now) noexcept {
+void core<Driver, Clock>::steal_kept(time_point now) noexcept {
   for (std::size_t i = 0; i < options_.max_size; ++i) {
     slot_type& s = slots_[i];
     if (s.state == slot_state::leased && s.kept.load(std::memory_order_seq_cst) &&
         s.kept.exchange(false, std::memory_order_acquire)) {
       unkeep(s, now);
-      return true;
+      return;
     }
   }
-  return false;
 }
 
 // Under the lock.

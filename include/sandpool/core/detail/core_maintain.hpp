@@ -26,7 +26,8 @@ auto core<Driver, Clock>::wait(lock_type& lk, time_point now, std::chrono::nanos
   set_contended();
   // A thread may keep an idle connection (core_keep.hpp): claimed, it goes
   // to the first waiter, as a returned one would.
-  if (!steal_kept(now)) wake_housekeeper();  // it may open a connection for this waiter
+  steal_kept(now);
+  if (!w.done()) wake_housekeeper();  // it may open a connection for this waiter
   while (!w.done()) {
     if constexpr (manual_time<Clock>) {
       // Manual time cannot block on real time: maintain() expires us.
