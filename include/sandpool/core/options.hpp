@@ -63,7 +63,9 @@ struct pool_options {
   // connection is open). A lease
   // served this way is counted (metrics::kept_checkouts) but its hold is not
   // timed; false times every lease, and every checkout takes the lock.
-  // Off while validation_bypass is zero or activity export is on.
+  // Off while validation_bypass is zero, while activity export is on, and
+  // under housekeeping::manual with a real clock (nothing would take kept
+  // connections back on time).
   bool keep_per_thread = true;
   // Reconnect backoff: doubles from min to max per failed attempt, with
   // jitter in [50%, 100%] so a fleet of pools does not reconnect in step.

@@ -116,6 +116,31 @@ TEST_CASE("a kept connection idle past validation_bypass is validated before reu
   CHECK(f.server->validations == 1);
 }
 
+TEST_CASE("a kept connection found dead at that check is closed and replaced") {
+  fixture f(warm_options(1));
+  f.pool.maintain();
+  int first = -1;
+  {
+    auto l = f.pool.checkout();
+    REQUIRE(l.ok());
+    first = (*l)->id;
+  }
+  f.server->kill(first);
+  f.clock.advance(2s);  // past validation_bypass, with no round in between
+  std::thread helper([&] {
+    f.await_waiting(1);
+    f.pool.maintain();  // closes the dead one
+    f.pool.maintain();  // opens its replacement for the waiter
+  });
+  auto l = f.pool.checkout(10s);  // checks its kept one, finds it dead, queues
+  helper.join();
+  REQUIRE(l.ok());
+  CHECK((*l)->id != first);
+  const metrics m = f.pool.metrics();
+  CHECK(m.validation_failures == 1);
+  CHECK(m.discarded_for(discard_reason::validation_failed) == 1);
+}
+
 TEST_CASE("a kept connection past max_lifetime is closed, not handed out") {
   pool_options o = warm_options(1);
   o.max_lifetime = 1min;
@@ -175,22 +200,21 @@ using held_lease = std::optional<decltype(std::declval<fake_pool&>().checkout())
 thread_local held_lease held_at_exit;
 
 TEST_CASE("a lease returned by a thread_local at thread exit is not kept") {
-  fixture f(warm_options(1));
+  fixture f(warm_options(2));
   f.pool.maintain();
   std::thread t([&] {
     held_at_exit.emplace(absl::UnknownError("not yet"));  // constructed first, destroyed last
     { auto l = f.pool.checkout(); }  // the thread's reference to the slots: destroyed before
-    held_at_exit.emplace(f.pool.checkout());
+    auto kept = f.pool.checkout();  // served from the keep
+    held_at_exit.emplace(f.pool.checkout());  // through the lock: its hold is timed
     REQUIRE(held_at_exit->ok());
   });
   t.join();
   const metrics m = f.pool.metrics();
   CHECK(m.in_use == 0);
-  CHECK(m.idle == 1);
-  CHECK(m.hold_time.count == 1);  // returned through the lock: timed
-  auto again = f.pool.checkout();  // from the idle list: nobody keeps it
-  REQUIRE(again.ok());
-  CHECK(f.pool.metrics().kept_checkouts == 1);  // only the one inside the thread
+  CHECK(m.idle == 2);
+  CHECK(m.hold_time.count == 1);  // the one returned at exit, through the lock
+  CHECK(m.kept_checkouts == 1);
 }
 
 TEST_CASE("keep_per_thread=false: every checkout goes through the lock") {

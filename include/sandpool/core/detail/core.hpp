@@ -5,11 +5,10 @@
 //    list and the counts (slot_book.hpp);
 //  - a waiter is on waiters_ exactly until it is granted a slot or failed.
 // The fastest checkout takes no lock: a thread gets back the connection it
-// kept at its last checkin (core_keep.hpp). Otherwise checkout takes the
-// lock once and pops the idle head (the thread's own last connection first:
-// affinity.hpp), no I/O, no allocation. Connecting, resetting and closing
-// run in maintain(), outside the lock, on the housekeeping thread (or when a
-// test calls it).
+// kept at its last checkin (core_keep.hpp). Otherwise checkout takes the lock
+// once and pops the idle head (the thread's own last connection first), no
+// I/O, no allocation. Connecting, resetting and closing run in maintain(),
+// outside the lock, on the housekeeping thread (or when a test calls it).
 #pragma once
 
 #include <algorithm>
@@ -72,7 +71,8 @@ class core {
         activity_(activity_recorder::from_environment(options_.name, options_.max_size)),
         keeps_(options_.keep_per_thread &&
                options_.validation_bypass > std::chrono::nanoseconds::zero() &&
-               activity_ == nullptr) {
+               activity_ == nullptr &&
+               (options_.housekeeper == housekeeping::thread || manual_time<Clock>)) {
     watch_fiber_scheduler();
     if (options_.housekeeper == housekeeping::thread)
       housekeeper_ = std::thread([this] { housekeeping_thread(); });
@@ -91,7 +91,7 @@ class core {
                                      source_location site,
                                      overload on_overload = overload::shed) {
     if (activity_ == nullptr) [[likely]] {
-      if (slot_type* kept = take_kept(site)) [[likely]] return kept;
+      if (slot_type* kept = take_kept()) [[likely]] return kept;
       return take(timeout, site, on_overload);
     }
     activity_stamp stamp{activity_recorder::now_ns(), 0, activity_recorder::current_label()};
@@ -185,13 +185,15 @@ class core {
   // acquire() without activity export, through the lock (core_checkout.hpp).
   absl::StatusOr<slot_type*> take(std::chrono::nanoseconds timeout, source_location site,
                                   overload on_overload);
-  // The thread's keep (core_keep.hpp): the lock-free checkout and checkin,
-  // and taking kept slots back. The last three run under the lock.
-  slot_type* take_kept(source_location site) noexcept;
+  // The thread's keep (core_keep.hpp): the lock-free checkout and checkin;
+  // taking kept slots back (unkeep and below) runs under the lock.
+  slot_type* take_kept() noexcept;
+  slot_type* served_from_keep(slot_type& s) noexcept;
   bool keep(slot_type& s) noexcept;
-  void unkeep(slot_type& s, time_point now) noexcept;
-  void unkeep_all(time_point now) noexcept;
-  void steal_kept(time_point now) noexcept;
+  bool unkeep(slot_type& s, time_point now) noexcept;
+  void claim_kept(time_point now, std::size_t limit) noexcept;
+  void unkeep_all(time_point now) noexcept { claim_kept(now, options_.max_size); }
+  void steal_kept(time_point now) noexcept { claim_kept(now, 1); }
   std::size_t kept_count() const noexcept;
   std::uint64_t kept_checkouts() const noexcept;
   // The time the lock-free paths use instead of reading the clock: the last
@@ -218,9 +220,7 @@ class core {
     if (flag.load(std::memory_order_relaxed) == want) return;
     flag.store(want, want ? std::memory_order_seq_cst : std::memory_order_release);
   }
-  std::size_t index_of(const slot_type& s) const noexcept {
-    return static_cast<std::size_t>(&s - slots_);
-  }
+  std::size_t index_of(const slot_type& s) const noexcept { return std::size_t(&s - slots_); }
 
   time_point maintain_pool();
   void run_hosted(task t);
@@ -339,6 +339,7 @@ class core {
     for (std::size_t i = 0; i < options_.max_size; ++i) {
       const slot_type& s = slots_[i];
       if (s.state == slot_state::leased && !s.kept.load(std::memory_order_relaxed) &&
+          !s.from_keep.load(std::memory_order_relaxed) &&
           (!best || s.leased_at < best->leased_at))
         best = &s;
     }

@@ -74,7 +74,9 @@ void core<Driver, Clock>::release_shared(slot_type* s, tx_status status, bool re
   lock_type lk(lock_);
   if (closed_) return release_after_close(lk, *s);
   note_time(now);
-  if (returned) hold_hist_.record(now - s->leased_at);
+  // A lease served from the keep has no checkout time of its own.
+  if (returned && !s->from_keep.exchange(false, std::memory_order_relaxed))
+    hold_hist_.record(now - s->leased_at);
   if (status == tx_status::broken) {
     doom(*s, discard_reason::broken);
     if (!discarded) distrust_idle();

@@ -22,9 +22,11 @@
 // so lifetime, idle timeout and validation keep working unchanged: while
 // any connection is open a round is due at least every half
 // validation_bypass (at most a second apart), so no connection stays kept
-// long enough to need validating. A lease served from the keep is counted as
-// a checkout with no wait, and its hold is not timed (that would take two
-// clock reads).
+// long enough to need validating; if housekeeping is late, the claiming
+// thread validates the connection itself. A lease served from the keep is
+// counted as a checkout with no wait; its hold is not timed (that would take
+// two clock reads), and diagnostics name the slot's last checkout through
+// the lock as where it was checked out.
 // Included by core.hpp only.
 #pragma once
 
@@ -38,7 +40,7 @@ namespace sandpool::detail {
 
 // The lock-free checkout: the slot this thread kept, or null.
 template <driver Driver, class Clock>
-auto core<Driver, Clock>::take_kept(source_location site) noexcept -> slot_type* {
+auto core<Driver, Clock>::take_kept() noexcept -> slot_type* {
   if (!keeps_) return nullptr;
   const std::ptrdiff_t own = affinity::recall(id_);
   if (own < 0) return nullptr;
@@ -46,19 +48,39 @@ auto core<Driver, Clock>::take_kept(source_location site) noexcept -> slot_type*
   if (!s.kept.load(std::memory_order_relaxed) || !s.kept.exchange(false, std::memory_order_acquire))
     return nullptr;
   const time_point now = recent_now();
-  if (now - s.last_used > options_.validation_bypass ||
-      now - s.created > options_.max_lifetime) [[unlikely]] {
-    // Due for a liveness check or past its lifetime: take() judges it.
+  const bool expired = now - s.created > options_.max_lifetime;
+  if (!expired && now - s.last_used > options_.validation_bypass) [[unlikely]] {
+    // Idle past the bypass window (housekeeping was late): this caller owns
+    // the slot, so it checks the connection itself, outside the lock.
+    if (driver_.validate(*s.conn).ok()) return served_from_keep(s);
+    lock_type lk(lock_);
+    if (closed_) {
+      release_after_close(lk, s);
+      return nullptr;
+    }
+    ++validation_failures_;
+    doom(s, discard_reason::validation_failed);
+    distrust_idle();
+    return nullptr;  // take() goes on
+  }
+  if (expired) [[unlikely]] {
     lock_type lk(lock_);
     if (closed_) {
       release_after_close(lk, s);
     } else {
-      unkeep(s, clock_.now());
+      doom(s, discard_reason::expired);
     }
     return nullptr;
   }
-  s.leased_at = now;
-  s.site = site;
+  return served_from_keep(s);
+}
+
+// Leased straight from the keep. leased_at and site keep the values of the
+// slot's last checkout through the lock: readers under the lock
+// (longest_held(), shutdown) read them, so only the lock may write them.
+template <driver Driver, class Clock>
+auto core<Driver, Clock>::served_from_keep(slot_type& s) noexcept -> slot_type* {
+  s.from_keep.store(true, std::memory_order_relaxed);
   s.kept_checkouts.store(s.kept_checkouts.load(std::memory_order_relaxed) + 1,
                          std::memory_order_relaxed);
   return &s;
@@ -83,6 +105,7 @@ bool core<Driver, Clock>::keep(slot_type& s) noexcept {
   }
   s.last_used = now;
   if (!affinity::remember(id_, index, shared_)) return false;
+  s.from_keep.store(false, std::memory_order_relaxed);
   // From here on another thread may own the slot, shut the pool down and
   // free the core: only the shared block, kept alive by this thread's
   // affinity entry, is touched.
@@ -95,42 +118,33 @@ bool core<Driver, Clock>::keep(slot_type& s) noexcept {
 }
 
 // A kept slot just claimed goes to the first waiter or the idle list, keeping
-// its recorded last use. Under the lock.
+// its recorded last use; true if it did. Under the lock.
 template <driver Driver, class Clock>
-void core<Driver, Clock>::unkeep(slot_type& s, time_point now) noexcept {
+bool core<Driver, Clock>::unkeep(slot_type& s, time_point now) noexcept {
   if (closed_) {
     doom(s, discard_reason::closed);
-  } else if (now - s.created > options_.max_lifetime) {
+    detail::notify_all(drained_cv_);  // shutdown waits for in_use to drop
+    return false;
+  }
+  if (now - s.created > options_.max_lifetime) {
     doom(s, discard_reason::expired);
-  } else {
-    make_available(s, now);
+    return false;
   }
+  make_available(s, now);
+  return true;
 }
 
-// Claims every kept slot back. Under the lock. Sequentially consistent like
-// steal_kept(): after shutdown has set `contended`, a checkin that missed it
-// has its mark seen here.
+// Claims up to `limit` kept slots back: every one for housekeeping and
+// shutdown, one for a caller that has just queued (and set `contended`).
+// Under the lock. The loads are sequentially consistent: a checkin that
+// marked its slot and then missed `contended` has its mark seen here.
 template <driver Driver, class Clock>
-void core<Driver, Clock>::unkeep_all(time_point now) noexcept {
-  for (std::size_t i = 0; i < options_.max_size; ++i) {
+void core<Driver, Clock>::claim_kept(time_point now, std::size_t limit) noexcept {
+  for (std::size_t i = 0; i < options_.max_size && limit > 0; ++i) {
     slot_type& s = slots_[i];
     if (s.state == slot_state::leased && s.kept.load(std::memory_order_seq_cst) &&
-        s.kept.exchange(false, std::memory_order_acquire))
-      unkeep(s, now);
-  }
-}
-
-// For a caller that has just queued (and set `contended`): claims one kept
-// slot, which goes to the first waiter. Under the lock.
-template <driver Driver, class Clock>
-void core<Driver, Clock>::steal_kept(time_point now) noexcept {
-  for (std::size_t i = 0; i < options_.max_size; ++i) {
-    slot_type& s = slots_[i];
-    if (s.state == slot_state::leased && s.kept.load(std::memory_order_seq_cst) &&
-        s.kept.exchange(false, std::memory_order_acquire)) {
-      unkeep(s, now);
-      return;
-    }
+        s.kept.exchange(false, std::memory_order_acquire) && unkeep(s, now))
+      --limit;
   }
 }
 

@@ -253,8 +253,9 @@ auto core<Driver, Clock>::next_due(time_point now) const -> time_point {
   // least every half validation_bypass (at most a second apart) takes kept
   // ones back before they could need validating, and keeps recent_now().
   if (keeps_ && book_.open() > 0)
-    due = std::min(due, saturating_add(now, std::min<std::chrono::nanoseconds>(
+    due = std::min(due, saturating_add(now, std::clamp<std::chrono::nanoseconds>(
                                                 options_.validation_bypass / 2,
+                                                std::chrono::milliseconds(10),
                                                 std::chrono::seconds(1))));
   // A kept slot is idle: it must not look like a reason to open another.
   if (!closed_ && connections_to_open({book_.open(), book_.connecting(),

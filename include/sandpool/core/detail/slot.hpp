@@ -57,6 +57,9 @@ struct alignas(64) slot : boost::intrusive::list_base_hook<> {
   // Checkouts served from the thread's keep, counted by the one thread that
   // holds the slot at a time and summed by snapshot().
   std::atomic<std::uint64_t> kept_checkouts{0};
+  // The current lease came from the keep: its leased_at and site are those
+  // of the slot's last checkout through the lock, and its hold is not timed.
+  std::atomic<bool> from_keep{false};
 
   bool holds_connection() const noexcept {
     return state != slot_state::empty && state != slot_state::connecting;
