@@ -105,7 +105,7 @@ bool core<Driver, Clock>::keep(slot_type& s) noexcept {
   }
   s.last_used = now;
   if (!affinity::remember(id_, index, shared_)) return false;
-  s.from_keep.store(false, std::memory_order_relaxed);
+  const bool from_keep = s.from_keep.exchange(false, std::memory_order_relaxed);
   // From here on another thread may own the slot, shut the pool down and
   // free the core: only the shared block, kept alive by this thread's
   // affinity entry, is touched.
@@ -114,7 +114,9 @@ bool core<Driver, Clock>::keep(slot_type& s) noexcept {
   if (!shared->contended.load(std::memory_order_seq_cst)) [[likely]] return true;
   // A caller queued (or the pool closed) meanwhile: it gets the connection
   // through the lock, unless someone has claimed it already.
-  return !s.kept.exchange(false, std::memory_order_acq_rel);
+  if (!s.kept.exchange(false, std::memory_order_acq_rel)) return true;
+  s.from_keep.store(from_keep, std::memory_order_relaxed);  // ours again: untimed as before
+  return false;
 }
 
 // A kept slot just claimed goes to the first waiter or the idle list, keeping
