@@ -38,6 +38,46 @@ inline bool istarts_with(std::string_view s, std::string_view prefix) {
   return s.size() >= prefix.size() && iequals(s.substr(0, prefix.size()), prefix);
 }
 
+inline bool icontains(std::string_view hay, std::string_view needle) {
+  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
+    if (iequals(hay.substr(i, needle.size()), needle)) return true;
+  }
+  return false;
+}
+
+// Whether s is UTF-8 as PostgreSQL's own check accepts it: no overlong
+// forms, no surrogates, nothing past U+10FFFF, no truncated sequence.
+inline bool valid_utf8(std::string_view s) {
+  auto at = [&](std::size_t i) { return static_cast<unsigned char>(s[i]); };
+  for (std::size_t i = 0; i < s.size();) {
+    const unsigned char b = at(i);
+    if (b < 0x80) {
+      ++i;
+      continue;
+    }
+    std::size_t n = 0;
+    unsigned char lo = 0x80, hi = 0xBF;  // the second byte's range
+    if (b >= 0xC2 && b <= 0xDF) {
+      n = 2;
+    } else if (b >= 0xE0 && b <= 0xEF) {
+      n = 3;
+      lo = b == 0xE0 ? 0xA0 : lo;
+      hi = b == 0xED ? 0x9F : hi;
+    } else if (b >= 0xF0 && b <= 0xF4) {
+      n = 4;
+      lo = b == 0xF0 ? 0x90 : lo;
+      hi = b == 0xF4 ? 0x8F : hi;
+    } else {
+      return false;
+    }
+    if (s.size() - i < n || at(i + 1) < lo || at(i + 1) > hi) return false;
+    for (std::size_t k = 2; k < n; ++k)
+      if (at(i + k) < 0x80 || at(i + k) > 0xBF) return false;
+    i += n;
+  }
+  return true;
+}
+
 // Joins std::string, std::string_view and C strings into one string.
 template <class... Parts>
 std::string concat(const Parts&... parts) {

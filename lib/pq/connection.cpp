@@ -30,18 +30,6 @@ std::string describe_conn(PGconn* conn) {
                       " user=", or_empty(PQuser(conn)));
 }
 
-// Ends a COPY the caller started by accident, so the connection stays usable.
-void abort_copy(PGconn* conn, ExecStatusType status) {
-  if (status == PGRES_COPY_IN || status == PGRES_COPY_BOTH) {
-    PQputCopyEnd(conn, "COPY is not supported by sandpool::pq::connection::exec");
-  }
-  if (status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
-    char* row = nullptr;
-    while (PQgetCopyData(conn, &row, 0) > 0) PQfreemem(row);
-  }
-  while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
-}
-
 // libpq's notice receiver: hands the notice to the connection's sink.
 void receive_notice(void* arg, const PGresult* r) {
   const auto* sink = static_cast<const notice_sink*>(arg);
@@ -266,7 +254,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   const ExecStatusType status = res.status();
   if (raw != nullptr && (status == PGRES_COPY_IN || status == PGRES_COPY_OUT ||
                          status == PGRES_COPY_BOTH)) {
-    abort_copy(conn_, status);
+    internal::abort_copy(conn_, status);
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, nullptr, target_, sql, false);
     }

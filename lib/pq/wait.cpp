@@ -65,6 +65,17 @@ PGresult* finish(PGconn* conn) noexcept {
 
 }  // namespace
 
+void abort_copy(PGconn* conn, ExecStatusType status) noexcept {
+  if (status == PGRES_COPY_IN || status == PGRES_COPY_BOTH) {
+    PQputCopyEnd(conn, "COPY is not supported by sandpool::pq::connection::exec");
+  }
+  if (status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+    char* row = nullptr;
+    while (PQgetCopyData(conn, &row, 0) > 0) PQfreemem(row);
+  }
+  while (PGresult* rest = PQgetResult(conn)) PQclear(rest);
+}
+
 PGresult* exec(PGconn* conn, const char* sql) noexcept {
   if (!fiber_io::active()) return PQexec(conn, sql);
   if (PQsendQuery(conn, sql) != 1) return nullptr;

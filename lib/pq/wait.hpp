@@ -29,6 +29,10 @@ struct connect_outcome {
 [[nodiscard]] connect_outcome connect(const char* const* keys, const char* const* values,
                                       std::chrono::seconds timeout) noexcept;
 
+// Ends a COPY a statement started by accident (status is its result's),
+// so the connection stays usable: the rest of the COPY's results are read.
+void abort_copy(PGconn* conn, ExecStatusType status) noexcept;
+
 // Waits until fd is readable (or writable), suspending the fiber if it can;
 // false if the deadline passed first.
 bool wait_socket(int fd, bool write, std::chrono::steady_clock::time_point deadline) noexcept;

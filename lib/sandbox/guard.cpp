@@ -12,43 +12,25 @@ SET LOCAL client_min_messages = warning;
 SELECT pg_advisory_xact_lock(hashtext('sandpool.commit_guard'));
 CREATE SCHEMA IF NOT EXISTS sandpool;
 COMMENT ON SCHEMA sandpool IS 'sandpool test sandbox: refuses to commit sandboxed transactions';
-CREATE UNLOGGED TABLE IF NOT EXISTS sandpool.commit_guard (
-  armed_at timestamptz NOT NULL DEFAULT '-infinity');
-CREATE OR REPLACE FUNCTION sandpool.refuse_commit() RETURNS trigger
-LANGUAGE plpgsql SET search_path = pg_catalog AS $guard$
+CREATE OR REPLACE FUNCTION sandpool.refuse_commit_now() RETURNS void
+LANGUAGE plpgsql VOLATILE SET search_path = pg_catalog AS $guard$
 BEGIN
-  IF NEW.armed_at = statement_timestamp() THEN
-    RAISE EXCEPTION USING ERRCODE = '25SB1',
-      MESSAGE = 'sandpool: COMMIT refused: this connection is inside a test sandbox; '
-                'nothing was committed and the transaction has been rolled back',
-      HINT = 'Code under test must not end the sandbox''s transaction through the raw '
-             'connection (native(), a client library). Send transaction control through '
-             'exec(), which turns it into savepoints, or run this test unsandboxed '
-             '(checkout with sandbox = false and a cleanup strategy).';
-  END IF;
-  SET CONSTRAINTS sandpool.commit_guard DEFERRED;
-  INSERT INTO sandpool.commit_guard VALUES (statement_timestamp());
-  RETURN NULL;
-END
-$guard$;
-DO $guard$
-BEGIN
-  IF NOT EXISTS (SELECT 1 FROM pg_trigger
-                 WHERE tgrelid = 'sandpool.commit_guard'::regclass
-                   AND tgname = 'commit_guard') THEN
-    CREATE CONSTRAINT TRIGGER commit_guard AFTER INSERT ON sandpool.commit_guard
-      DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION sandpool.refuse_commit();
-    ALTER TABLE sandpool.commit_guard ENABLE ALWAYS TRIGGER commit_guard;
-  END IF;
+  RAISE EXCEPTION USING ERRCODE = '25SB1',
+    MESSAGE = 'sandpool: COMMIT refused: this connection is inside a test sandbox; '
+              'nothing was committed and the transaction has been rolled back',
+    HINT = 'Code under test must not end the sandbox''s transaction through the raw '
+           'connection (native(), a client library). Send transaction control through '
+           'exec(), which turns it into savepoints, or run this test unsandboxed '
+           '(checkout with sandbox = false and a cleanup strategy).';
 END
 $guard$;
 GRANT USAGE ON SCHEMA sandpool TO PUBLIC;
-GRANT INSERT ON sandpool.commit_guard TO PUBLIC;
+GRANT EXECUTE ON FUNCTION sandpool.refuse_commit_now() TO PUBLIC;
 COMMIT)sql";
 
 bool missing(const absl::Status& arm_error) {
   const std::string state = pq::sqlstate(arm_error);
-  return state == "42P01" || state == "3F000";
+  return state == "42883" || state == "3F000";  // undefined function or schema
 }
 
 absl::Status setup_failed(const absl::Status& error, std::string_view target) {

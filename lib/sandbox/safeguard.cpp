@@ -76,14 +76,6 @@ bool is_loopback(const ip& a) {
   return a.bytes == one;
 }
 
-bool icontains(std::string_view hay, std::string_view needle) {
-  if (needle.size() > hay.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= hay.size(); ++i) {
-    if (text::iequals(hay.substr(i, needle.size()), needle)) return true;
-  }
-  return false;
-}
-
 std::string quoted_list(const std::vector<std::string>& items) {
   std::string out = "[";
   for (std::size_t i = 0; i < items.size(); ++i) {
@@ -122,7 +114,8 @@ absl::Status judge_safeguard(const server_identity& who, const safeguard_options
   if (o.allow_any) return absl::OkStatus();
   if (absl::Status s = validate_safeguard_options(o); !s.ok()) return s;
   bool name_ok = false;
-  for (const std::string& p : o.database_patterns) name_ok = name_ok || icontains(who.database, p);
+  for (const std::string& p : o.database_patterns)
+    name_ok = name_ok || text::icontains(who.database, p);
   bool server_ok = !who.address.has_value();  // a unix socket is local
   if (who.address) {
     const auto addr = parse_ip(*who.address);

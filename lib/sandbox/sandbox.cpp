@@ -87,6 +87,7 @@ absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) 
   std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
   s.in_block = false;
   s.marks = 0;
+  s.guard_closed = false;
   s.active = true;
   c.set_hook(&s);
   return absl::OkStatus();

@@ -21,12 +21,7 @@ namespace {
 namespace msg = sandbox_messages;
 using text::concat;
 
-constexpr std::string_view tx_open = "SAVEPOINT sandpool_tx";
-constexpr std::string_view tx_commit = "RELEASE SAVEPOINT sandpool_tx";
-constexpr std::string_view tx_undo =
-    "ROLLBACK TO SAVEPOINT sandpool_tx; RELEASE SAVEPOINT sandpool_tx";
-constexpr std::string_view tx_restart = "ROLLBACK TO SAVEPOINT sandpool_tx";
-constexpr std::string_view tx_renew = "RELEASE SAVEPOINT sandpool_tx; SAVEPOINT sandpool_tx";
+using namespace sandbox_sql;
 
 // The server's own WARNING (SQLSTATE 25P01) for COMMIT or ROLLBACK with no
 // transaction, and for SET TRANSACTION outside a block.
@@ -92,6 +87,16 @@ tx_status sandbox_session::transaction_status(tx_status server) const noexcept {
 }
 
 auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome {
+  // A CLOSE ALL closes the commit guard's cursor too, and a rollback may
+  // drop the one declared again in a block: then the guard is checked.
+  const bool closes = text::icontains(s.sql, "close");
+  outcome out = run_string(c, s);
+  guard_closed = guard_closed || closes;
+  if (guard_closed && (closes || text::icontains(s.sql, "rollback"))) rearm_guard(c);
+  return out;
+}
+
+auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> outcome {
   // No I/O: libpq knows the transaction status from the last reply.
   if (c.server_transaction_status() == tx_status::idle) {
     return msg::transaction_gone(c.target(), "before this statement, which was not sent");
@@ -123,33 +128,6 @@ auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome 
                                             : protect(c, pieces, s);
   }
   return run_script(c, pieces, infos);
-}
-
-auto sandbox_session::protect(pq::connection& c, std::span<const std::string_view> pieces,
-                              const pq::statement& s) -> outcome {
-  std::vector<pq::pipeline_step> steps;
-  steps.reserve(pieces.size() + 2);
-  steps.push_back({tx_open});
-  for (std::string_view p : pieces) {
-    steps.push_back({p, s.extended ? s.params : std::span<const pq::connection::param>()});
-  }
-  steps.push_back({tx_commit});
-  auto out = c.exec_pipeline(steps);
-  if (!out.ok()) return report(out.status(), s.sql, tx_open);
-  std::vector<outcome>& o = *out;
-  if (!o.front().ok()) return report(o.front().status(), s.sql, tx_open);
-  for (std::size_t i = 1; i + 1 < o.size(); ++i) {
-    if (o[i].ok()) continue;
-    const absl::Status error = msg::with_hint(o[i].status(), false);
-    auto back = c.exec_direct(tx_undo);
-    return back.ok() ? error : msg::recovery_failed(error, back.status());
-  }
-  if (!o.back().ok()) {
-    const absl::Status error = report(o.back().status(), s.sql, tx_commit);
-    auto back = c.exec_direct(tx_undo);
-    return back.ok() ? error : msg::recovery_failed(error, back.status());
-  }
-  return std::move(o[o.size() - 2]);
 }
 
 auto sandbox_session::pass(pq::connection& c, const pq::statement& s) -> outcome {

@@ -11,9 +11,11 @@
 // creates sessions and flips `active` when no one uses the connection.
 #pragma once
 
+#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 
 #include "absl/status/statusor.h"
 #include "sandpool/pq/connection.hpp"
@@ -22,6 +24,25 @@
 #include "sandpool/sandbox/statement.hpp"
 
 namespace sandpool {
+
+// The sandbox's own statements around the code under test's.
+namespace sandbox_sql {
+inline constexpr std::string_view tx_open = "SAVEPOINT sandpool_tx";
+inline constexpr std::string_view tx_commit = "RELEASE SAVEPOINT sandpool_tx";
+inline constexpr std::string_view tx_undo =
+    "ROLLBACK TO SAVEPOINT sandpool_tx; RELEASE SAVEPOINT sandpool_tx";
+inline constexpr std::string_view tx_restart = "ROLLBACK TO SAVEPOINT sandpool_tx";
+inline constexpr std::string_view tx_renew =
+    "RELEASE SAVEPOINT sandpool_tx; SAVEPOINT sandpool_tx";
+}  // namespace sandbox_sql
+
+// Hashes std::string and std::string_view alike, for lookups without a copy.
+struct text_hash {
+  using is_transparent = void;
+  std::size_t operator()(std::string_view s) const noexcept {
+    return std::hash<std::string_view>{}(s);
+  }
+};
 
 class sandbox_session final : public pq::statement_hook {
  public:
@@ -39,15 +60,28 @@ class sandbox_session final : public pq::statement_hook {
   bool in_block = false;  // the code under test's transaction block is open
   int marks = 0;          // suite savepoints sandpool_mark_1 .. marks
   int verified_pid = 0;   // the backend the safeguard last accepted
+  bool guard_closed = false;  // a CLOSE ran since checkout: check the guard
 
  private:
   using outcome = absl::StatusOr<pq::result>;
 
+  // run() but for the commit guard's check after a CLOSE.
+  outcome run_string(pq::connection& c, const pq::statement& s);
+
   // Statements without transaction control, outside a block: together under
   // SAVEPOINT sandpool_tx, in one round trip (all or nothing, as the
-  // server's implicit transaction for a string).
+  // server's implicit transaction for a string). See protect.cpp.
   outcome protect(pq::connection& c, std::span<const std::string_view> pieces,
                   const pq::statement& s);
+  // Whether s may go to the server inside one simple-protocol string with
+  // the savepoint's statements: the server would then read it in full
+  // before running the savepoint (its parser, its encoding check).
+  bool fits_one_string(const pq::connection& c, const pq::statement& s);
+  outcome protect_in_one_string(pq::connection& c, std::size_t statements,
+                                const pq::statement& s);
+  // After a CLOSE through exec(): declares the commit guard's cursor again
+  // if it is gone (see guard.hpp).
+  void rearm_guard(pq::connection& c);
   // Sends s as written (inside the code under test's block).
   outcome pass(pq::connection& c, const pq::statement& s);
   // A string with transaction control in it, statement by statement, as the
@@ -80,6 +114,9 @@ class sandbox_session final : public pq::statement_hook {
                              std::string_view doing);
 
   const sandbox_options& options_;
+  // Strings the parser accepted lately (fits_one_string), so that a test's
+  // repeated statements are parsed once; cleared when it reaches 256.
+  std::unordered_set<std::string, text_hash, std::equal_to<>> parsed_;
 };
 
 }  // namespace sandpool

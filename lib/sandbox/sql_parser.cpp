@@ -316,6 +316,14 @@ split_result split(std::string_view sql, bool standard_strings) {
   return out;
 }
 
+bool parses(std::string_view sql, bool standard_strings) {
+  const std::string text = c_string(sql, standard_strings);
+  PgQuerySplitResult r = pg_query_split_with_parser(text.c_str());
+  const bool ok = r.error == nullptr;
+  pg_query_free_split_result(r);
+  return ok;
+}
+
 // Whether a statement starting with this token can be one the sandbox acts
 // on; only those are parsed in full (the scan costs a tenth of a parse).
 bool may_matter(std::string_view first) {

@@ -29,6 +29,11 @@ struct split_result {
 // dropped, so "" and ";;" give none.
 [[nodiscard]] split_result split(std::string_view sql, bool standard_conforming_strings);
 
+// Whether the server's parser accepts sql (up to its first NUL) as a whole:
+// then a string holding it between statements of the sandbox's own parses
+// too, and runs them in order. A full parse, ten times a scan.
+[[nodiscard]] bool parses(std::string_view sql, bool standard_conforming_strings);
+
 // What one statement means to the sandbox (see statement_info).
 [[nodiscard]] statement_info classify(std::string_view statement,
                                       bool standard_conforming_strings);

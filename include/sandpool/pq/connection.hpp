@@ -118,6 +118,23 @@ class connection {
   [[nodiscard]] absl::StatusOr<std::vector<absl::StatusOr<result>>> exec_pipeline(
       std::span<const pipeline_step> steps);
 
+  // Sends before + sql + after as ONE simple-protocol Query (one round trip;
+  // the server reads the whole string before running any of it) and returns
+  // the result of each statement that completed, in order, then the error
+  // that stopped the string (ok if none did): what PQexec would return,
+  // without dropping the results before the last. Errors name sql, and a
+  // position the server gives inside sql counts from sql's start, as if sql
+  // had been sent alone; `before` and `after` are ASCII. Never hooked.
+  // Errors of the whole call: those of exec_direct(), and Unimplemented
+  // for a COPY (ended, as exec() ends it).
+  struct script_outcome {
+    std::vector<result> results;
+    absl::Status error;
+  };
+  [[nodiscard]] absl::StatusOr<script_outcome> exec_wrapped(std::string_view before,
+                                                            std::string_view sql,
+                                                            std::string_view after);
+
   // Sends ROLLBACK and returns without waiting for the answer, which the
   // next use of the connection reads first; a pipeline sent next shares its
   // round trip (the sandbox's checkin followed by the next checkout's BEGIN

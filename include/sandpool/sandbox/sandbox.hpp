@@ -2,7 +2,8 @@
 // in a transaction that checkin rolls back, so tests can run concurrently
 // against one database and leave nothing behind. It owns these rules:
 //  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]` and the commit
-//    guard's arming (two statements) in one round trip, after
+//    guard's arming (a holdable cursor; two statements, no write) in one
+//    round trip, after
 //    the safeguard accepted the live connection (checked once per physical
 //    connection, in that same trip);
 //  - through exec(), the code under test sees a plain PostgreSQL session:
@@ -66,7 +67,11 @@ class sandbox final : public checkout_decorator<pq::connection> {
   //                                       RELEASE (one round trip; all or
   //                                       nothing, as the implicit
   //                                       transaction of a string; a failure
-  //                                       is rolled back in a second trip)
+  //                                       is rolled back in a second trip;
+  //                                       one simple-protocol string when
+  //                                       the server's parser accepts it and
+  //                                       no parameters are bound, else a
+  //                                       pipeline)
   //   BEGIN / START TRANSACTION        -> SAVEPOINT sandpool_tx (the block)
   //   BEGIN inside a block             -> the server's warning, no change
   //   COMMIT / END                     -> RELEASE SAVEPOINT sandpool_tx,
@@ -153,7 +158,8 @@ class sandbox final : public checkout_decorator<pq::connection> {
 };
 
 // The statements that create the sandbox's commit guard (schema sandpool: a
-// table and a deferred constraint trigger that refuses to commit a
+// function that raises SQLSTATE 25SB1, run by a holdable cursor each
+// sandboxed checkout declares, so that the server refuses to commit a
 // sandboxed transaction). The first sandboxed checkout in a database runs
 // them itself; a role that may not create a schema needs them run once by
 // the database owner (e.g. in the test database's migrations). Idempotent.

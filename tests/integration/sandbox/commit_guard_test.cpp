@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <utility>
 
 #include "sandbox_env.hpp"
 #include "sandpool/pq/sqlstate.hpp"
@@ -64,11 +65,15 @@ PG_TEST_CASE("INSERT; COMMIT; BEGIN in one raw string commits nothing") {
 }
 
 PG_TEST_CASE("END, COMMIT AND CHAIN and PREPARE TRANSACTION through native() are refused") {
-  for (const char* end : {"END", "COMMIT AND CHAIN", "PREPARE TRANSACTION 'sandpool_guard_gid'"}) {
+  // PREPARE TRANSACTION refuses the guard's holdable cursor itself (0A000).
+  const std::pair<const char*, const char*> ends[] = {
+      {"END", "25SB1"}, {"COMMIT AND CHAIN", "25SB1"},
+      {"PREPARE TRANSACTION 'sandpool_guard_gid'", "0A000"}};
+  for (const auto& [end, state] : ends) {
     CAPTURE(end);
     sandboxed s;
     s.insert("guard-end");
-    CHECK(raw(s.c(), end).sqlstate == "25SB1");
+    CHECK(raw(s.c(), end).sqlstate == state);
     (void)s.checkin();
     CHECK(count_committed("tag = 'guard-end'") == 0);
   }
@@ -132,8 +137,50 @@ PG_TEST_CASE("the guard's statements are public and idempotent") {
   pq::connection c = connect(dsn());
   CHECK(must(c.exec(std::string(sandbox_guard_sql()))).status() == PGRES_COMMAND_OK);
   CHECK(must(c.exec(std::string(sandbox_guard_sql()))).status() == PGRES_COMMAND_OK);
-  CHECK(must(c.exec("SELECT tgenabled FROM pg_trigger WHERE tgname = 'commit_guard'")).get(0, 0) ==
-        "A");  // ENABLE ALWAYS: session_replication_role cannot switch it off
+  CHECK(must(c.exec("SELECT count(*) FROM pg_proc WHERE proname = 'refuse_commit_now'"))
+            .get(0, 0) == "1");
+}
+
+PG_TEST_CASE("session_replication_role = replica does not disarm the guard") {
+  sandboxed s;
+  s.insert("guard-replica");
+  CHECK(raw(s.c(), "SET session_replication_role = replica").error.empty());
+  CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-replica'") == 0);
+}
+
+PG_TEST_CASE("arming the guard writes nothing: a test that writes nothing has no transaction id") {
+  sandboxed s;
+  CHECK(s.exec("SELECT pg_current_xact_id_if_assigned() IS NULL").get(0, 0) == "t");
+  s.insert("guard-xid");
+  CHECK(s.exec("SELECT pg_current_xact_id_if_assigned() IS NULL").get(0, 0) == "f");
+}
+
+PG_TEST_CASE("CLOSE ALL through exec() leaves the guard armed, in a block and out of one") {
+  {
+    sandboxed s;
+    s.insert("guard-close");
+    s.exec("DECLARE mine CURSOR WITH HOLD FOR SELECT 1");
+    s.exec("CLOSE ALL");
+    CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+    (void)s.checkin();
+    CHECK(count_committed("tag = 'guard-close'") == 0);
+  }
+  {
+    // Declared again inside the block, the cursor would go with the block's
+    // rollback: it is checked again after it.
+    sandboxed s;
+    s.insert("guard-close-block");
+    s.exec("BEGIN");
+    s.exec("CLOSE ALL");
+    s.exec("ROLLBACK");
+    CHECK(s.exec("SELECT count(*) FROM pg_cursors WHERE name = 'sandpool_guard'").get(0, 0) ==
+          "1");
+    CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+    (void)s.checkin();
+    CHECK(count_committed("tag = 'guard-close-block'") == 0);
+  }
 }
 
 }  // namespace sandpool::test

@@ -11,6 +11,8 @@
 #include <string>
 
 #include "sandbox_env.hpp"
+#include "sandpool/pq/server_error.hpp"
+#include "sandpool/pq/sqlstate.hpp"
 
 namespace sandpool::test {
 namespace {
@@ -64,7 +66,7 @@ struct trace {
 
 }  // namespace
 
-PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement 3, one trip each") {
+PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement one string, one trip each") {
   ensure_ledger();
   pool p = make_sandbox_pool(dsn(), 1);
   REQUIRE(install_sandbox(p).ok());
@@ -95,23 +97,66 @@ PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement 3, one 
   const sent per_test = t.since_start();
   INFO(per_test.log);
   CHECK(c->round_trips() - rt == 2 * tests);  // checkin and checkout: one trip
-  CHECK(per_test.parse == 4 * tests);  // ROLLBACK, DISCARD ALL, BEGIN, INSERT
+  CHECK(per_test.parse == 4 * tests);  // ROLLBACK, DISCARD ALL, BEGIN, DECLARE
   CHECK(per_test.query == 0);
 
-  // A protected statement: SAVEPOINT sandpool_tx, the statement, RELEASE.
+  // A protected statement: SAVEPOINT sandpool_tx, the statement and RELEASE
+  // in one simple-protocol string.
+  const std::string insert = "INSERT INTO " + ledger() + " (tag) VALUES ('counted')";
   t.restart();
   {
     auto l = p.checkout();
     REQUIRE(l.ok());
     const auto before = c->round_trips();
-    CHECK((*l)->exec("INSERT INTO " + ledger() + " (tag) VALUES ('counted')").ok());
+    CHECK((*l)->exec(insert).ok());
     CHECK(c->round_trips() == before + 1);
   }
   const sent per_statement = t.since_start();
   INFO(per_statement.log);
-  CHECK(per_statement.parse + per_statement.query == 3);
+  CHECK(per_statement.query == 1);
+  CHECK(per_statement.parse == 0);
+  CHECK(contains(per_statement.log, "SAVEPOINT sandpool_tx;INSERT INTO"));
+
+  // With parameters, or text the parser rejects: a pipeline of three.
+  t.restart();
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    const auto before = c->round_trips();
+    CHECK((*l)->exec("INSERT INTO " + ledger() + " (tag) VALUES ($1)", {"counted"}).ok());
+    CHECK(c->round_trips() == before + 1);
+    auto bad = (*l)->exec("SELEC 1");
+    CHECK(pq::sqlstate(bad.status()) == "42601");
+    CHECK((*l)->exec("SELECT 1").ok());  // the syntax error was undone
+  }
+  const sent fallback = t.since_start();
+  INFO(fallback.log);
+  CHECK(fallback.parse == 6);
   REQUIRE(p.ownership().checkin().ok());
   CHECK(count_committed("tag = 'counted'") == 0);
+}
+
+PG_TEST_CASE("a protected statement's error reads as on a plain connection") {
+  sandboxed s;
+  pq::connection plain = connect(dsn());
+  for (const std::string sql : {"SELECT nosuch FROM (SELECT 1) AS t", "SELECT 1/0",
+                                "SELECT 'é', nosuch", "SELECT 1; SELECT nosuch"}) {
+    CAPTURE(sql);
+    auto boxed = s.c().exec(sql);
+    auto direct = plain.exec(sql);
+    REQUIRE_FALSE(boxed.ok());
+    REQUIRE_FALSE(direct.ok());
+    CHECK(pq::sqlstate(boxed.status()) == pq::sqlstate(direct.status()));
+    auto field = [](const absl::Status& st, char code) {
+      for (const auto& [k, v] : pq::server_error_fields(st))
+        if (k == code) return v;
+      return std::string();
+    };
+    CHECK(field(boxed.status(), 'P') == field(direct.status(), 'P'));
+    CHECK(field(boxed.status(), 'M') == field(direct.status(), 'M'));
+    CHECK(contains(text(boxed.status()), sql));
+    CHECK_FALSE(contains(text(boxed.status()), "sandpool_tx;"));
+  }
 }
 
 }  // namespace sandpool::test

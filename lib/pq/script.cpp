@@ -1,0 +1,101 @@
+// connection::exec_wrapped: the caller's statement between statements of
+// its own, as one simple-protocol Query, every completed statement's result
+// kept (PQexec keeps only the last). It owns two rules: the answer is read
+// to its end (each result up to libpq's null), so the connection is ready
+// for the next request; and what the caller sees of an error is what it
+// would see had its statement been sent alone (the statement named, the
+// position counted from its start).
+#include <charconv>
+#include <string>
+#include <utility>
+
+#include "pq/error.hpp"
+#include "pq/wait.hpp"
+#include "sandpool/pq/connection.hpp"
+#include "sandpool/pq/server_error.hpp"
+#include "sandpool/pq/session_reset.hpp"
+#include "text.hpp"
+
+namespace sandpool::pq {
+namespace {
+
+// Characters of UTF-8 text: the server counts positions in characters.
+long characters(std::string_view s) {
+  long n = 0;
+  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
+// The error's position ('P', 1-based) made relative to sql, which started
+// `offset` characters into the string sent; dropped if it falls outside sql.
+void shift_position(absl::Status& error, long offset, std::string_view sql) {
+  error_fields fields = server_error_fields(error);
+  bool changed = false;
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (it->first != 'P') {
+      ++it;
+      continue;
+    }
+    changed = true;
+    long at = 0;
+    (void)std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
+    at -= offset;
+    if (at >= 1 && at <= characters(sql) + 1) {
+      it->second = std::to_string(at);
+      ++it;
+    } else {
+      it = fields.erase(it);
+    }
+  }
+  if (changed) attach_error_fields(error, fields);
+}
+
+}  // namespace
+
+absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_view before,
+                                                                    std::string_view sql,
+                                                                    std::string_view after) {
+  if (absl::Status s = check_sendable(sql, 0); !s.ok()) return s;
+  if (absl::Status s = settle(); !s.ok()) return s;
+  forget_cancel_reason();  // see run()
+  if (!touched_) touched_ = may_change_session(sql);
+  const std::string text = text::concat(before, sql, after);
+  ++round_trips_;
+  if (PQsendQuery(conn_, text.c_str()) != 1) {
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, nullptr, target_, sql, false);
+    }
+    return query_error(nullptr, sql);
+  }
+  script_outcome out;
+  for (;;) {
+    internal::await_result(conn_);
+    result res(PQgetResult(conn_));
+    if (res.native() == nullptr) break;
+    const ExecStatusType status = res.status();
+    if (status == PGRES_COPY_IN || status == PGRES_COPY_OUT || status == PGRES_COPY_BOTH) {
+      internal::abort_copy(conn_, status);
+      if (PQstatus(conn_) != CONNECTION_OK) {
+        return internal::connection_lost(conn_, nullptr, target_, sql, false);
+      }
+      return absl::UnimplementedError(text::concat(
+          "COPY is not supported by exec(); it was aborted. Use native() with libpq's COPY "
+          "functions (while running: ", internal::sql_excerpt(sql), ")"));
+    }
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      return internal::connection_lost(conn_, res.native(), target_, sql, false);
+    }
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+      out.results.push_back(std::move(res));
+    } else if (out.error.ok()) {
+      out.error = query_error(res.native(), sql);
+      shift_position(out.error, static_cast<long>(before.size()), sql);
+    }
+  }
+  if (PQstatus(conn_) != CONNECTION_OK) {
+    return internal::connection_lost(conn_, nullptr, target_, sql, false);
+  }
+  return out;
+}
+
+}  // namespace sandpool::pq
