@@ -122,6 +122,22 @@ absl::Status reserved_name(std::string_view name, std::string_view sql) {
                      stmt(sql), "; rename the savepoint"));
 }
 
+absl::Status guard_cursor_refused(std::string_view sql) {
+  return make(absl::StatusCode::kInvalidArgument,
+              concat("sandbox: a statement that fetches from, moves or closes the cursor "
+                     "sandpool_guard was not sent: that cursor is the sandbox's commit guard",
+                     stmt(sql), "; name your own cursor differently"));
+}
+
+absl::Status guard_not_rearmed(const absl::Status& error, std::string_view sql) {
+  return make(absl::StatusCode::kFailedPrecondition,
+              concat("sandbox: the statement ran, but the sandbox could not declare its commit "
+                     "guard again after a CLOSE", stmt(sql), ", so a COMMIT sent through "
+                     "native() would not be refused; the server said: ",
+                     text::from_absl(error.message()),
+                     ". Fix: check that this role may execute sandpool.refuse_commit_now()"));
+}
+
 absl::Status transaction_gone(std::string_view target, std::string_view when) {
   return make(absl::StatusCode::kFailedPrecondition,
               concat("sandbox: the test's transaction on ", target, " had already ended ",

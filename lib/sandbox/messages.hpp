@@ -29,6 +29,10 @@ namespace sandpool::sandbox_messages {
 // before `sql`, the next of its statements.
 [[nodiscard]] absl::Status string_syntax_changed(std::string_view sql);
 [[nodiscard]] absl::Status reserved_name(std::string_view name, std::string_view sql);
+// FETCH, MOVE or CLOSE naming the commit guard's cursor: not sent.
+[[nodiscard]] absl::Status guard_cursor_refused(std::string_view sql);
+// The commit guard could not be declared again after a CLOSE (error).
+[[nodiscard]] absl::Status guard_not_rearmed(const absl::Status& error, std::string_view sql);
 // The sandbox's transaction ended behind its back (found at `when`).
 [[nodiscard]] absl::Status transaction_gone(std::string_view target, std::string_view when);
 [[nodiscard]] absl::Status lost_at_checkin(const absl::Status& cause);

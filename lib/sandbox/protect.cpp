@@ -29,13 +29,11 @@ using namespace sandbox_sql;
 constexpr std::string_view before = "SAVEPOINT sandpool_tx;";
 constexpr std::string_view after = "\n;RELEASE SAVEPOINT sandpool_tx";
 
-constexpr std::size_t parsed_cache_limit = 256;
-
 }  // namespace
 
 auto sandbox_session::protect(pq::connection& c, std::span<const std::string_view> pieces,
-                              const pq::statement& s) -> outcome {
-  if (fits_one_string(c, s)) return protect_in_one_string(c, pieces.size(), s);
+                              const pq::statement& s, reading& read) -> outcome {
+  if (fits_one_string(c, s, read)) return protect_in_one_string(c, pieces.size(), s);
   std::vector<pq::pipeline_step> steps;
   steps.reserve(pieces.size() + 2);
   steps.push_back({tx_open});
@@ -61,30 +59,35 @@ auto sandbox_session::protect(pq::connection& c, std::span<const std::string_vie
   return std::move(o[o.size() - 2]);
 }
 
-bool sandbox_session::fits_one_string(const pq::connection& c, const pq::statement& s) {
+bool sandbox_session::fits_one_string(const pq::connection& c, const pq::statement& s,
+                                      reading& read) {
   if (s.extended) return false;
   const std::string_view sql = s.sql;
-  // libpq would cut the string at a NUL, RELEASE with it; the server checks
-  // the encoding of the whole message before it runs any of it; with
-  // standard_conforming_strings off the parser's reading depends on
-  // backslash_quote too.
-  if (sql.find('\0') != std::string_view::npos) return false;
+  // libpq would cut the string at a NUL, RELEASE with it. The server checks
+  // the encoding of the whole message before it runs any of it. Its reading
+  // of a backslash depends on standard_conforming_strings, backslash_quote
+  // and (Unicode escapes) the server's encoding, which libpg_query does not
+  // follow; its grammar is PostgreSQL 15's.
+  if (sql.find('\0') != std::string_view::npos || sql.find('\\') != std::string_view::npos) {
+    return false;
+  }
   if (c.parameter("standard_conforming_strings") != "on") return false;
-  if (c.parameter("client_encoding") != "UTF8") return false;
-  const std::string_view server = c.parameter("server_encoding");
-  if (server != "UTF8" && server != "SQL_ASCII") return false;
-  if (!text::valid_utf8(sql)) return false;
-  if (parsed_.find(sql) != parsed_.end()) return true;
-  if (!sql::parses(sql, true)) return false;
-  if (parsed_.size() >= parsed_cache_limit) parsed_.clear();
-  parsed_.emplace(sql);
-  return true;
+  if (c.parameter("client_encoding") != "UTF8" || c.parameter("server_encoding") != "UTF8") {
+    return false;
+  }
+  if (!c.parameter("server_version").starts_with("15.")) return false;
+  if (!read.parses) read.parses = text::valid_utf8(sql) && sql::parses(sql, true);
+  return *read.parses;
 }
 
 auto sandbox_session::protect_in_one_string(pq::connection& c, std::size_t statements,
                                             const pq::statement& s) -> outcome {
   auto out = c.exec_wrapped(before, s.sql, after);
-  if (!out.ok()) return report(out.status(), s.sql, tx_open);
+  if (!out.ok()) {
+    // A COPY ended by exec_wrapped fails the string after the savepoint.
+    if (c.server_transaction_status() == tx_status::in_error) (void)c.exec_direct(tx_undo);
+    return report(out.status(), s.sql, tx_open);
+  }
   std::vector<pq::result>& results = out->results;
   if (out->error.ok()) {
     if (results.size() < 2) {
@@ -104,12 +107,19 @@ auto sandbox_session::protect_in_one_string(pq::connection& c, std::size_t state
   return back.ok() ? error : msg::recovery_failed(error, back.status());
 }
 
-void sandbox_session::rearm_guard(pq::connection& c) {
-  if (c.server_transaction_status() != tx_status::in_transaction) return;  // next time
+absl::Status sandbox_session::rearm_guard(pq::connection& c) {
+  if (c.server_transaction_status() != tx_status::in_transaction) return absl::OkStatus();
   auto r = c.exec_direct(
-      "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = 'sandpool_guard'");
-  if (!r.ok()) return;
-  if (r->rows() == 0) (void)c.exec_direct(guard::arm_sql);
+      "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = 'sandpool_guard' AND is_holdable "
+      "AND statement LIKE '%sandpool.refuse_commit_now()%'");
+  if (!r.ok()) return r.status();
+  if (r->rows() > 0) return absl::OkStatus();
+  auto armed = c.exec_direct(
+      text::concat("SAVEPOINT sandpool_arm; ", guard::arm_sql, "; RELEASE SAVEPOINT sandpool_arm"));
+  if (armed.ok()) return absl::OkStatus();
+  auto back = c.exec_direct(
+      "ROLLBACK TO SAVEPOINT sandpool_arm; RELEASE SAVEPOINT sandpool_arm");
+  return back.ok() ? armed.status() : msg::recovery_failed(armed.status(), back.status());
 }
 
 }  // namespace sandpool

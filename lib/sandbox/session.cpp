@@ -11,6 +11,7 @@
 
 #include <vector>
 
+#include "sandbox/guard.hpp"
 #include "sandbox/messages.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 #include "text.hpp"
@@ -76,6 +77,18 @@ bool may_change_string_syntax(std::string_view sql) {
          lower.find("reset") != std::string::npos;
 }
 
+// Whether sql holds the word CLOSE (any case, not part of a longer name).
+bool says_close(std::string_view sql) {
+  constexpr std::string_view word = "close";
+  for (std::size_t i = 0; i + word.size() <= sql.size(); ++i) {
+    if (!text::iequals(sql.substr(i, word.size()), word)) continue;
+    const bool starts = i == 0 || !text::is_ident(sql[i - 1]);
+    const bool ends = i + word.size() == sql.size() || !text::is_ident(sql[i + word.size()]);
+    if (starts && ends) return true;
+  }
+  return false;
+}
+
 bool is_control(statement_kind k) {
   return k != statement_kind::other && k != statement_kind::empty;
 }
@@ -87,12 +100,22 @@ tx_status sandbox_session::transaction_status(tx_status server) const noexcept {
 }
 
 auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome {
-  // A CLOSE ALL closes the commit guard's cursor too, and a rollback may
-  // drop the one declared again in a block: then the guard is checked.
-  const bool closes = text::icontains(s.sql, "close");
+  // The commit guard's cursor: a FETCH or MOVE would fail it (and so
+  // disarm it), a CLOSE drop it.
+  if (text::icontains(s.sql, guard::cursor) &&
+      (text::icontains(s.sql, "fetch") || text::icontains(s.sql, "move") ||
+       text::icontains(s.sql, "close"))) {
+    return msg::guard_cursor_refused(s.sql);
+  }
+  // A CLOSE ALL closes it too, and any rollback of a block may drop the one
+  // declared again in it: from a CLOSE on, the guard is checked after every
+  // string of the test.
+  guard_closed = guard_closed || says_close(s.sql);
   outcome out = run_string(c, s);
-  guard_closed = guard_closed || closes;
-  if (guard_closed && (closes || text::icontains(s.sql, "rollback"))) rearm_guard(c);
+  if (!guard_closed) return out;
+  if (absl::Status armed = rearm_guard(c); !armed.ok()) {
+    return msg::guard_not_rearmed(armed, s.sql);
+  }
   return out;
 }
 
@@ -103,17 +126,10 @@ auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> o
   }
   // Read as the server will read it: with the session's string syntax.
   const bool standard_strings = c.parameter("standard_conforming_strings") != "off";
-  const std::vector<std::string_view> pieces = split_statements(s.sql, standard_strings);
+  reading& read = readings_.of(s.sql, standard_strings, s.extended);
+  const std::vector<std::string_view> pieces = read.pieces_of(s.sql);
   if (pieces.empty()) return pass(c, s);  // only comments: nothing to protect
-  std::vector<statement_info> infos;
-  if (s.extended && pieces.size() > 1) {
-    // With parameters there can be only one statement: the server rejects
-    // the string, whatever its first statement would have done.
-    infos.emplace_back();
-  } else {
-    infos.reserve(pieces.size());
-    for (std::string_view p : pieces) infos.push_back(classify_statement(p, standard_strings));
-  }
+  const std::vector<statement_info>& infos = read.infos;
   bool control = false;
   for (const statement_info& i : infos) control = control || is_control(i.kind);
   // Pipelined, each statement would be read when it runs, after an earlier
@@ -124,8 +140,8 @@ auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> o
   if (!control) {
     if (in_block) return pass(c, s);
     const std::string_view whole = s.sql;
-    return pieces.size() == 1 || s.extended ? protect(c, std::span(&whole, 1), s)
-                                            : protect(c, pieces, s);
+    return pieces.size() == 1 || s.extended ? protect(c, std::span(&whole, 1), s, read)
+                                            : protect(c, pieces, s, read);
   }
   return run_script(c, pieces, infos);
 }

@@ -11,13 +11,12 @@
 // creates sessions and flips `active` when no one uses the connection.
 #pragma once
 
-#include <functional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_set>
 
 #include "absl/status/statusor.h"
+#include "sandbox/reading.hpp"
 #include "sandpool/pq/connection.hpp"
 #include "sandpool/pq/statement_hook.hpp"
 #include "sandpool/sandbox/sandbox.hpp"
@@ -35,14 +34,6 @@ inline constexpr std::string_view tx_restart = "ROLLBACK TO SAVEPOINT sandpool_t
 inline constexpr std::string_view tx_renew =
     "RELEASE SAVEPOINT sandpool_tx; SAVEPOINT sandpool_tx";
 }  // namespace sandbox_sql
-
-// Hashes std::string and std::string_view alike, for lookups without a copy.
-struct text_hash {
-  using is_transparent = void;
-  std::size_t operator()(std::string_view s) const noexcept {
-    return std::hash<std::string_view>{}(s);
-  }
-};
 
 class sandbox_session final : public pq::statement_hook {
  public:
@@ -72,16 +63,17 @@ class sandbox_session final : public pq::statement_hook {
   // SAVEPOINT sandpool_tx, in one round trip (all or nothing, as the
   // server's implicit transaction for a string). See protect.cpp.
   outcome protect(pq::connection& c, std::span<const std::string_view> pieces,
-                  const pq::statement& s);
+                  const pq::statement& s, reading& read);
   // Whether s may go to the server inside one simple-protocol string with
   // the savepoint's statements: the server would then read it in full
   // before running the savepoint (its parser, its encoding check).
-  bool fits_one_string(const pq::connection& c, const pq::statement& s);
+  bool fits_one_string(const pq::connection& c, const pq::statement& s, reading& read);
   outcome protect_in_one_string(pq::connection& c, std::size_t statements,
                                 const pq::statement& s);
   // After a CLOSE through exec(): declares the commit guard's cursor again
-  // if it is gone (see guard.hpp).
-  void rearm_guard(pq::connection& c);
+  // if it is gone (see guard.hpp), under a savepoint of its own; ok when the
+  // transaction is in a failed block (checked after the next string).
+  absl::Status rearm_guard(pq::connection& c);
   // Sends s as written (inside the code under test's block).
   outcome pass(pq::connection& c, const pq::statement& s);
   // A string with transaction control in it, statement by statement, as the
@@ -114,9 +106,7 @@ class sandbox_session final : public pq::statement_hook {
                              std::string_view doing);
 
   const sandbox_options& options_;
-  // Strings the parser accepted lately (fits_one_string), so that a test's
-  // repeated statements are parsed once; cleared when it reaches 256.
-  std::unordered_set<std::string, text_hash, std::equal_to<>> parsed_;
+  reading_cache readings_;  // the strings seen lately, read
 };
 
 }  // namespace sandpool

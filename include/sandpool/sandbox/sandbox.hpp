@@ -103,6 +103,7 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // What still differs from a plain session: statements that cannot run in
   // a transaction block (VACUUM, CREATE DATABASE, ...) fail with 25001;
   // txid_current_if_assigned() and similar see the sandbox's transaction;
+  // current_query() shows a protected string with its savepoint statements;
   // native() sees the server's real state. Errors of on_checkout: the
   // safeguard's refusal, the guard's creation (the role may not create
   // schema sandpool), the server's.

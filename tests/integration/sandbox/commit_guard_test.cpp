@@ -8,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "sandbox_env.hpp"
@@ -181,6 +182,45 @@ PG_TEST_CASE("CLOSE ALL through exec() leaves the guard armed, in a block and ou
     (void)s.checkin();
     CHECK(count_committed("tag = 'guard-close-block'") == 0);
   }
+}
+
+PG_TEST_CASE("a block that fails after CLOSE ALL and ends leaves the guard armed") {
+  for (const char* end : {"END", "ROLLBACK", "ABORT", "COMMIT AND CHAIN"}) {
+    CAPTURE(end);
+    sandboxed s;
+    s.insert("guard-close-failed");
+    s.exec("BEGIN");
+    s.exec("CLOSE ALL");
+    CHECK_FALSE(s.c().exec("SELECT 1/0").ok());
+    s.exec(end);
+    if (std::string_view(end) == "COMMIT AND CHAIN") s.exec("ROLLBACK");
+    CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+    (void)s.checkin();
+    CHECK(count_committed("tag = 'guard-close-failed'") == 0);
+  }
+}
+
+PG_TEST_CASE("FETCH, MOVE and CLOSE of the guard's cursor through exec() are refused") {
+  sandboxed s;
+  s.insert("guard-fetch");
+  for (const char* sql : {"FETCH sandpool_guard", "MOVE FORWARD 0 IN sandpool_guard",
+                          "CLOSE SANDPOOL_GUARD"}) {
+    CAPTURE(sql);
+    auto r = s.c().exec(sql);
+    CHECK(r.status().code() == absl::StatusCode::kInvalidArgument);
+    CHECK(contains(text(r.status()), "commit guard"));
+  }
+  CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-fetch'") == 0);
+}
+
+PG_TEST_CASE("a string the server reads by backslash_quote goes where a failure can be undone") {
+  sandboxed s;
+  s.exec("SET backslash_quote = off");
+  auto r = s.c().exec("SELECT E'it\\'s'");
+  CHECK(pq::sqlstate(r.status()) == "22P06");  // unsafe use of \' in a string literal
+  CHECK(s.exec("SELECT 1").get(0, 0) == "1");  // the sandbox's transaction goes on
 }
 
 }  // namespace sandpool::test
