@@ -70,7 +70,9 @@ PG_TEST_CASE("END, COMMIT AND CHAIN and PREPARE TRANSACTION through native() are
   const std::pair<const char*, const char*> ends[] = {
       {"END", "25SB1"}, {"COMMIT AND CHAIN", "25SB1"},
       {"PREPARE TRANSACTION 'sandpool_guard_gid'", "0A000"}};
-  for (const auto& [end, state] : ends) {
+  for (const auto& one : ends) {
+    const char* end = one.first;
+    const char* state = one.second;
     CAPTURE(end);
     sandboxed s;
     s.insert("guard-end");
