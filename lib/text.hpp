@@ -45,6 +45,14 @@ inline bool icontains(std::string_view hay, std::string_view needle) {
   return false;
 }
 
+// Characters of UTF-8 text (bytes that do not continue a sequence), as the
+// server counts positions.
+inline long characters(std::string_view s) {
+  long n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80 ? 1 : 0;
+  return n;
+}
+
 // Whether s is UTF-8 as PostgreSQL's own check accepts it: no overlong
 // forms, no surrogates, nothing past U+10FFFF, no truncated sequence.
 inline bool valid_utf8(std::string_view s) {

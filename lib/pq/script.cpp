@@ -5,7 +5,6 @@
 // for the next request; and what the caller sees of an error is what it
 // would see had its statement been sent alone (the statement named, the
 // position counted from its start).
-#include <charconv>
 #include <string>
 #include <utility>
 
@@ -17,40 +16,6 @@
 #include "text.hpp"
 
 namespace sandpool::pq {
-namespace {
-
-// Characters of UTF-8 text: the server counts positions in characters.
-long characters(std::string_view s) {
-  long n = 0;
-  for (unsigned char ch : s) n += (ch & 0xC0) != 0x80 ? 1 : 0;
-  return n;
-}
-
-// The error's position ('P', 1-based) made relative to sql, which started
-// `offset` characters into the string sent; dropped if it falls outside sql.
-void shift_position(absl::Status& error, long offset, std::string_view sql) {
-  error_fields fields = server_error_fields(error);
-  bool changed = false;
-  for (auto it = fields.begin(); it != fields.end();) {
-    if (it->first != 'P') {
-      ++it;
-      continue;
-    }
-    changed = true;
-    long at = 0;
-    (void)std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
-    at -= offset;
-    if (at >= 1 && at <= characters(sql) + 1) {
-      it->second = std::to_string(at);
-      ++it;
-    } else {
-      it = fields.erase(it);
-    }
-  }
-  if (changed) attach_error_fields(error, fields);
-}
-
-}  // namespace
 
 absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_view before,
                                                                     std::string_view sql,
@@ -89,7 +54,8 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
       out.results.push_back(std::move(res));
     } else if (out.error.ok()) {
       out.error = query_error(res.native(), sql);
-      shift_position(out.error, static_cast<long>(before.size()), sql);
+      move_error_position(out.error, -static_cast<long>(before.size()),
+                          text::characters(sql) + 1);
     }
   }
   if (PQstatus(conn_) != CONNECTION_OK) {

@@ -3,6 +3,8 @@
 // the protocol's ErrorResponse.
 #include "sandpool/pq/server_error.hpp"
 
+#include <charconv>
+
 #include "text.hpp"
 
 namespace sandpool::pq {
@@ -48,6 +50,28 @@ void attach_error_fields(absl::Status& status, const error_fields& fields) {
     flat += '\0';
   }
   status.SetPayload(text::to_absl(error_fields_type_url), absl::Cord(flat));
+}
+
+void move_error_position(absl::Status& status, long by, long limit) {
+  error_fields fields = server_error_fields(status);
+  bool changed = false;
+  for (auto it = fields.begin(); it != fields.end();) {
+    if (it->first != 'P') {
+      ++it;
+      continue;
+    }
+    changed = true;
+    long at = 0;
+    (void)std::from_chars(it->second.data(), it->second.data() + it->second.size(), at);
+    at += by;
+    if (at >= 1 && at <= limit) {
+      it->second = std::to_string(at);
+      ++it;
+    } else {
+      it = fields.erase(it);
+    }
+  }
+  if (changed) attach_error_fields(status, fields);
 }
 
 }  // namespace sandpool::pq

@@ -47,7 +47,7 @@ auto sandbox_session::protect(pq::connection& c, std::span<const std::string_vie
   if (!o.front().ok()) return report(o.front().status(), s.sql, tx_open);
   for (std::size_t i = 1; i + 1 < o.size(); ++i) {
     if (o[i].ok()) continue;
-    const absl::Status error = msg::with_hint(o[i].status(), false);
+    const absl::Status error = in_whole(msg::with_hint(o[i].status(), false), s.sql, pieces[i - 1]);
     auto back = c.exec_direct(tx_undo);
     return back.ok() ? error : msg::recovery_failed(error, back.status());
   }
@@ -109,17 +109,22 @@ auto sandbox_session::protect_in_one_string(pq::connection& c, std::size_t state
 
 absl::Status sandbox_session::rearm_guard(pq::connection& c) {
   if (c.server_transaction_status() != tx_status::in_transaction) return absl::OkStatus();
-  auto r = c.exec_direct(
-      "SELECT 1 FROM pg_catalog.pg_cursors WHERE name = 'sandpool_guard' AND is_holdable "
-      "AND statement LIKE '%sandpool.refuse_commit_now()%'");
-  if (!r.ok()) return r.status();
-  if (r->rows() > 0) return absl::OkStatus();
-  auto armed = c.exec_direct(
-      text::concat("SAVEPOINT sandpool_arm; ", guard::arm_sql, "; RELEASE SAVEPOINT sandpool_arm"));
-  if (armed.ok()) return absl::OkStatus();
+  // All under a savepoint of its own, so that a failure (a statement
+  // timeout, a cancel) leaves the test's state as it was.
+  auto found = c.exec_direct(
+      "SAVEPOINT sandpool_arm; SELECT 1 FROM pg_catalog.pg_cursors WHERE name = "
+      "'sandpool_guard' AND is_holdable AND statement LIKE '%sandpool.refuse_commit_now()%'");
+  absl::Status done = found.status();
+  if (done.ok()) {
+    const std::string end = found->rows() > 0
+                                ? std::string("RELEASE SAVEPOINT sandpool_arm")
+                                : text::concat(guard::arm_sql, "; RELEASE SAVEPOINT sandpool_arm");
+    done = c.exec_direct(end).status();
+  }
+  if (done.ok()) return done;
   auto back = c.exec_direct(
       "ROLLBACK TO SAVEPOINT sandpool_arm; RELEASE SAVEPOINT sandpool_arm");
-  return back.ok() ? armed.status() : msg::recovery_failed(armed.status(), back.status());
+  return back.ok() ? done : msg::recovery_failed(done, back.status());
 }
 
 }  // namespace sandpool

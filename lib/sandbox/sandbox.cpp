@@ -212,6 +212,10 @@ absl::Status sandbox::rollback_to(pq::connection& c) {
   auto r = c.exec_direct(sql);
   if (!r.ok()) return msg::while_doing(r.status(), sql);
   s->in_block = false;  // the block's savepoint came after the mark: it is gone
+  // A guard declared again after the mark went with it; a restart declared
+  // a new one.
+  if (s->marks == 0) s->guard_closed = false;
+  if (s->guard_closed) return msg::while_doing(s->rearm_guard(c), "rollback_to (the commit guard)");
   return absl::OkStatus();
 }
 

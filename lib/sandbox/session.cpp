@@ -13,6 +13,7 @@
 
 #include "sandbox/guard.hpp"
 #include "sandbox/messages.hpp"
+#include "sandpool/pq/server_error.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 #include "text.hpp"
 
@@ -77,9 +78,8 @@ bool may_change_string_syntax(std::string_view sql) {
          lower.find("reset") != std::string::npos;
 }
 
-// Whether sql holds the word CLOSE (any case, not part of a longer name).
-bool says_close(std::string_view sql) {
-  constexpr std::string_view word = "close";
+// Whether sql holds `word` (any case, not part of a longer name).
+bool says(std::string_view sql, std::string_view word) {
   for (std::size_t i = 0; i + word.size() <= sql.size(); ++i) {
     if (!text::iequals(sql.substr(i, word.size()), word)) continue;
     const bool starts = i == 0 || !text::is_ident(sql[i - 1]);
@@ -102,21 +102,21 @@ tx_status sandbox_session::transaction_status(tx_status server) const noexcept {
 auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome {
   // The commit guard's cursor: a FETCH or MOVE would fail it (and so
   // disarm it), a CLOSE drop it.
-  if (text::icontains(s.sql, guard::cursor) &&
-      (text::icontains(s.sql, "fetch") || text::icontains(s.sql, "move") ||
-       text::icontains(s.sql, "close"))) {
+  if (says(s.sql, guard::cursor) &&
+      (says(s.sql, "fetch") || says(s.sql, "move") || says(s.sql, "close"))) {
     return msg::guard_cursor_refused(s.sql);
   }
   // A CLOSE ALL closes it too, and any rollback of a block may drop the one
   // declared again in it: from a CLOSE on, the guard is checked after every
   // string of the test.
-  guard_closed = guard_closed || says_close(s.sql);
+  guard_closed = guard_closed || says(s.sql, "close");
   outcome out = run_string(c, s);
   if (!guard_closed) return out;
-  if (absl::Status armed = rearm_guard(c); !armed.ok()) {
-    return msg::guard_not_rearmed(armed, s.sql);
-  }
-  return out;
+  // The string's own error comes first; the check is made again after the
+  // next string.
+  absl::Status armed = rearm_guard(c);
+  if (!out.ok() || armed.ok()) return out;
+  return msg::guard_not_rearmed(armed, s.sql);
 }
 
 auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> outcome {
@@ -134,7 +134,8 @@ auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> o
   for (const statement_info& i : infos) control = control || is_control(i.kind);
   // Pipelined, each statement would be read when it runs, after an earlier
   // one changed the string syntax; statement by statement, that is refused.
-  for (std::size_t i = 0; i + 1 < pieces.size() && !control && !in_block; ++i) {
+  // (With parameters bound there is one statement, or the server's error.)
+  for (std::size_t i = 0; i + 1 < pieces.size() && !control && !in_block && !s.extended; ++i) {
     control = may_change_string_syntax(pieces[i]);
   }
   if (!control) {
@@ -143,7 +144,7 @@ auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> o
     return pieces.size() == 1 || s.extended ? protect(c, std::span(&whole, 1), s, read)
                                             : protect(c, pieces, s, read);
   }
-  return run_script(c, pieces, infos);
+  return run_script(c, s.sql, pieces, infos);
 }
 
 auto sandbox_session::pass(pq::connection& c, const pq::statement& s) -> outcome {
@@ -167,7 +168,16 @@ absl::Status sandbox_session::report(const absl::Status& error, std::string_view
   return msg::while_doing(error, doing);
 }
 
-auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_view> pieces,
+absl::Status sandbox_session::in_whole(absl::Status error, std::string_view sql,
+                                       std::string_view piece) {
+  const auto at = static_cast<std::size_t>(piece.data() - sql.data());
+  if (at == 0 || at > sql.size()) return error;
+  pq::move_error_position(error, text::characters(sql.substr(0, at)), text::characters(sql) + 1);
+  return error;
+}
+
+auto sandbox_session::run_script(pq::connection& c, std::string_view sql,
+                                 std::span<const std::string_view> pieces,
                                  std::span<const statement_info> infos) -> outcome {
   const bool single = pieces.size() == 1;
   // The server reads the whole string with the string syntax in force when
@@ -183,6 +193,7 @@ auto sandbox_session::run_script(pq::connection& c, std::span<const std::string_
       break;
     }
     last = step(c, infos[i], pieces[i], single, implicit);
+    if (!last.ok()) last = in_whole(last.status(), sql, pieces[i]);
   }
   if (!implicit) return last;
   if (last.ok()) {

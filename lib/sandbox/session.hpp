@@ -47,6 +47,11 @@ class sandbox_session final : public pq::statement_hook {
 
   static std::string mark_name(int n) { return "sandpool_mark_" + std::to_string(n); }
 
+  // After a CLOSE through exec(): declares the commit guard's cursor again
+  // if it is gone (see guard.hpp), under a savepoint of its own; ok when the
+  // transaction is in a failed block (checked after the next string).
+  absl::Status rearm_guard(pq::connection& c);
+
   bool active = false;    // c is sandboxed (between checkout and release)
   bool in_block = false;  // the code under test's transaction block is open
   int marks = 0;          // suite savepoints sandpool_mark_1 .. marks
@@ -70,17 +75,15 @@ class sandbox_session final : public pq::statement_hook {
   bool fits_one_string(const pq::connection& c, const pq::statement& s, reading& read);
   outcome protect_in_one_string(pq::connection& c, std::size_t statements,
                                 const pq::statement& s);
-  // After a CLOSE through exec(): declares the commit guard's cursor again
-  // if it is gone (see guard.hpp), under a savepoint of its own; ok when the
-  // transaction is in a failed block (checked after the next string).
-  absl::Status rearm_guard(pq::connection& c);
+
   // Sends s as written (inside the code under test's block).
   outcome pass(pq::connection& c, const pq::statement& s);
   // A string with transaction control in it, statement by statement, as the
   // server runs a string: an implicit transaction around what runs outside a
   // block, the first error ending the string (and undoing the implicit
   // transaction).
-  outcome run_script(pq::connection& c, std::span<const std::string_view> pieces,
+  outcome run_script(pq::connection& c, std::string_view sql,
+                     std::span<const std::string_view> pieces,
                      std::span<const statement_info> infos);
   // One statement of a script; `implicit`: sandpool_tx is open for the
   // string's implicit transaction; `single`: the string holds one statement.
@@ -102,6 +105,9 @@ class sandbox_session final : public pq::statement_hook {
   // The error of a statement the sandbox sent for `sql`, the code under
   // test's: naming what the sandbox was `doing`, or, for a lost connection,
   // only sql.
+  // The error of `piece`, a statement of sql sent alone, with its position
+  // counted in sql, as the server counts it in a string sent whole.
+  static absl::Status in_whole(absl::Status error, std::string_view sql, std::string_view piece);
   static absl::Status report(const absl::Status& error, std::string_view sql,
                              std::string_view doing);
 

@@ -38,6 +38,12 @@ inline constexpr std::string_view error_fields_type_url = "sandpool/error-fields
 // Attaches fields to status (nothing for an ok status or no fields).
 void attach_error_fields(absl::Status& status, const error_fields& fields);
 
+// Moves the error's position ('P', counted in characters from 1) by `by`,
+// as when the text it counts in sits `by` characters further into the
+// string a client sent (negative: nearer its start); a position that falls
+// outside 1 .. limit is dropped. Nothing for a status without one.
+void move_error_position(absl::Status& status, long by, long limit);
+
 }  // namespace sandpool::pq
 
 #pragma GCC visibility pop

@@ -217,6 +217,24 @@ PG_TEST_CASE("FETCH, MOVE and CLOSE of the guard's cursor through exec() are ref
   CHECK(count_committed("tag = 'guard-fetch'") == 0);
 }
 
+PG_TEST_CASE("rollback_to() past a CLOSE ALL leaves the guard armed") {
+  sandboxed s;
+  REQUIRE(s.box->begin_suite_savepoint(s.c()).ok());
+  s.insert("guard-mark");
+  s.exec("CLOSE ALL");
+  REQUIRE(s.box->rollback_to(s.c()).ok());
+  s.insert("guard-mark");
+  CHECK(raw(s.c(), "COMMIT").sqlstate == "25SB1");
+  (void)s.checkin();
+  CHECK(count_committed("tag = 'guard-mark'") == 0);
+}
+
+PG_TEST_CASE("a string that names the guard's cursor without using it is sent") {
+  sandboxed s;
+  CHECK(s.c().exec("SELECT count(*) FROM pg_cursors WHERE name <> 'sandpool_guard' -- removed")
+            .ok());
+}
+
 PG_TEST_CASE("a string the server reads by backslash_quote goes where a failure can be undone") {
   sandboxed s;
   s.exec("SET backslash_quote = off");

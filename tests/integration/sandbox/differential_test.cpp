@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "sandbox_env.hpp"
+#include "sandpool/pq/server_error.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 #include "sql_generator.hpp"
 
@@ -49,7 +50,7 @@ const char* status_name(tx_status s) {
 
 // What a client sees of one exec().
 struct observation {
-  std::string outcome;  // "ok <tag>" or "error <SQLSTATE>"
+  std::string outcome;  // "ok <tag>" or "error <SQLSTATE> [at <position>]"
   std::string rows;     // column names, then one line per row
   std::string status;   // transaction_status() after it
   std::string notices;  // one line per notice
@@ -99,6 +100,9 @@ observation observe(pq::connection& c, const std::string& sql, std::string& noti
     o.rows = rows_of(*r);
   } else {
     o.outcome = "error " + pq::sqlstate(r.status());
+    // Where the server placed it, counted in the string as sent.
+    for (const auto& field : pq::server_error_fields(r.status()))
+      if (field.first == 'P') o.outcome += " at " + field.second;
     o.refused = text(r.status()).find("sandbox: the rest of this string was not run") !=
                 std::string::npos;
   }
