@@ -34,13 +34,6 @@ constexpr std::string_view set_transaction_warning =
     "DO $sandpool$BEGIN RAISE WARNING USING MESSAGE = 'SET TRANSACTION can only be used in "
     "transaction blocks', ERRCODE = '25P01'; END$sandpool$";
 
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
-}
-
 // The command tag the server gives BEGIN or START TRANSACTION.
 const char* begin_tag(const statement_info& info) {
   return info.command == "START TRANSACTION" ? "START TRANSACTION" : "BEGIN";
@@ -306,7 +299,8 @@ auto sandbox_session::begin(pq::connection& c, const statement_info& info, std::
       auto r = c.exec_direct(
           concat(tx_undo, "; SELECT current_setting('transaction_isolation')"));
       if (!r.ok()) return msg::recovery_failed(error, r.status());
-      return msg::isolation_refused(info.command, *info.modes.isolation, upper(r->get(0, 0)),
+      return msg::isolation_refused(info.command, *info.modes.isolation,
+                                    text::upper(r->get(0, 0)),
                                     sql);
     }
     auto back = c.exec_direct(tx_undo);

@@ -10,6 +10,7 @@
 #include <string>
 
 #include "sandbox/protobuf_reader.hpp"
+#include "text.hpp"
 
 // The parser's copy of the standard_conforming_strings setting: exported by
 // libpg_query (one per thread) though pg_query.h does not declare it. The
@@ -42,13 +43,6 @@ constexpr std::uint64_t var_set_multi = 4;
 std::string c_string(std::string_view sql, bool scs) {
   standard_conforming_strings = scs;
   return std::string(sql.substr(0, sql.find('\0')));
-}
-
-std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char& c : out)
-    if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-  return out;
 }
 
 // The value of an A_Const node: its string, or its integer as text.
@@ -93,7 +87,7 @@ void read_mode(protobuf_reader def, transaction_modes& m) {
       def.skip(w);
     }
   }
-  if (name == "transaction_isolation") m.isolation = upper(value);
+  if (name == "transaction_isolation") m.isolation = text::upper(value);
   if (name == "transaction_read_only") (value == "0" ? m.read_write : m.read_only) = true;
   if (name == "transaction_deferrable") m.deferrable = true;
 }
@@ -158,7 +152,7 @@ std::optional<std::string> first_token(const std::string& text) {
   std::string first;
   const bool ok = scan_tokens(text, [&](const token& t) {
     if (t.comment() || t.start >= t.end || t.end > text.size()) return true;
-    first = upper(text.substr(t.start, t.end - t.start));
+    first = text::upper(text.substr(t.start, t.end - t.start));
     return false;
   });
   if (!ok) return std::nullopt;
