@@ -258,10 +258,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, nullptr, target_, sql, false);
     }
-    return absl::UnimplementedError(text::concat(
-        "COPY is not supported by exec(); it was aborted. Use native() with "
-        "libpq's COPY functions (while running: ", internal::sql_excerpt(sql),
-        ")"));
+    return internal::copy_refused(sql);
   }
   if (PQstatus(conn_) != CONNECTION_OK) {
     return internal::connection_lost(conn_, raw, target_, sql, false);

@@ -231,6 +231,12 @@ absl::Status query_error(PGconn* conn, const PGresult* res,
   return status;
 }
 
+absl::Status copy_refused(std::string_view sql) {
+  return absl::UnimplementedError(text::concat(
+      "COPY is not supported by exec(); it was aborted. Use native() with libpq's COPY "
+      "functions (while running: ", sql_excerpt(sql), ")"));
+}
+
 absl::Status cancelled_error(std::string_view reason, std::string_view sql) {
   return with_sqlstate(absl::StatusCode::kDeadlineExceeded,
                        text::concat("query cancelled [SQLSTATE 57014]: ", reason,

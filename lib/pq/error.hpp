@@ -19,6 +19,8 @@ namespace sandpool::pq::internal {
 
 // sql with passwords masked, on one line, cut to about 200 bytes.
 [[nodiscard]] std::string sql_excerpt(std::string_view sql);
+// A COPY that exec() ended (Unimplemented), with what to use instead.
+[[nodiscard]] absl::Status copy_refused(std::string_view sql);
 
 // A status with this code and message that carries state as its SQLSTATE
 // payload (none if state is empty).

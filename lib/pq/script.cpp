@@ -43,9 +43,7 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
       if (PQstatus(conn_) != CONNECTION_OK) {
         return internal::connection_lost(conn_, nullptr, target_, sql, false);
       }
-      return absl::UnimplementedError(text::concat(
-          "COPY is not supported by exec(); it was aborted. Use native() with libpq's COPY "
-          "functions (while running: ", internal::sql_excerpt(sql), ")"));
+      return internal::copy_refused(sql);
     }
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, res.native(), target_, sql, false);

@@ -13,6 +13,7 @@
 #include <string>
 #include <vector>
 
+#include "pq/error.hpp"
 #include "sandbox/messages.hpp"
 #include "sandbox/session.hpp"
 #include "sandbox/sql_parser.hpp"
@@ -93,8 +94,10 @@ auto sandbox_session::protect_in_one_string(pq::connection& c, std::size_t state
     if (results.size() < 2) {
       return absl::InternalError(text::concat(
           "sandbox: the server answered a protected string with ", std::to_string(results.size()),
-          " results, fewer than its savepoint's two; the sandbox's transaction may be gone "
-          "(while running: ", s.sql, ")"));
+          " results, fewer than its savepoint's two, so the sandbox's transaction may be gone "
+          "(while running: ", pq::internal::sql_excerpt(s.sql), "). Fix: check in (checkin "
+          "says what became of the transaction) and run the test again; if it repeats, report "
+          "it as a sandpool bug with the statement"));
     }
     return std::move(results[results.size() - 2]);
   }
