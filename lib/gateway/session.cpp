@@ -184,7 +184,13 @@ bool session::startup() {
 }
 
 bool session::take_turn() {
-  if (turn_) return true;
+  if (turn_) {
+    if (absl::Status s = use_connection(); !s.ok()) {
+      fatal("57P01", text::concat("terminating gateway session: ", text::from_absl(s.message())));
+      return false;
+    }
+    return true;
+  }
   if (!owner_key_.empty()) {
     // A revoked token ends the session at its next turn.
     if (absl::Status s = g_.pool_.ownership().adopt_token(owner_key_); !s.ok()) {
@@ -226,16 +232,51 @@ bool session::take_turn() {
   }
   turn_.emplace(std::move(*l));
   g_.set_turn_holder(owner_key_, pid_);
-  conn().divert_notices(&session::on_notice, this);
+  if (absl::Status s = use_connection(); !s.ok()) {
+    fatal("57P01", text::concat("terminating gateway session: ", text::from_absl(s.message())));
+    return false;
+  }
   (void)conn().read_reset();
   return true;
 }
 
 void session::end_turn_if_idle() {
   if (!turn_ || implicit_ || in_block()) return;
-  conn().restore_notices();
+  release_connection();
   g_.clear_turn_holder(owner_key_, pid_);
   turn_.reset();
+}
+
+absl::Status session::use_connection() {
+  if (pass_) return absl::OkStatus();
+  pq::connection& c = conn();
+  pass_.emplace(c.gate());
+  if (!pass_->ok()) {
+    absl::Status why = pass_->status();
+    pass_.reset();
+    return why;
+  }
+  // The pool may have taken the connection back and handed it on between
+  // reading the lease and passing the gate; the lease then reaches a
+  // stand-in whose gate says why.
+  if (&conn() != &c) {
+    pass_.reset();
+    const gate_pass again(conn().gate());
+    return again.ok() ? absl::UnavailableError(
+                            "the pool took the owner's connection back; reconnect once the "
+                            "owner holds a connection again")
+                      : again.status();
+  }
+  passed_ = &c;
+  c.divert_notices(&session::on_notice, this);
+  return absl::OkStatus();
+}
+
+void session::release_connection() {
+  if (!pass_) return;
+  passed_->restore_notices();
+  passed_ = nullptr;
+  pass_.reset();
 }
 
 char session::status_byte() {
@@ -304,7 +345,9 @@ void session::run() {
       if (std::holds_alternative<wire::terminate>(*m)) break;
       // What follows, if already here: before a Sync a statement's
       // savepoint is released in the statement's own round trip.
-      if (!handle(*m, following_messages())) break;
+      const bool going_on = handle(*m, following_messages());
+      release_connection();
+      if (!going_on) break;
       bool gone;
       {
         std::lock_guard lk(lock_);
@@ -328,8 +371,16 @@ void session::abandon() {
     auto l = g_.pool_.checkout(g_.options_.turn_timeout);
     if (!l.ok()) return;  // the owner ended: its rollback covers everything
     turn_.emplace(std::move(*l));
-    conn().divert_notices(&session::on_notice, this);
   }
+  // A connection the pool took back was rolled back and reset there.
+  if (use_connection().ok()) clean_up();
+  out_.clear();
+  release_connection();
+  g_.clear_turn_holder(owner_key_, pid_);
+  turn_.reset();
+}
+
+void session::clean_up() {
   if (implicit_) undo_implicit();
   if (sandboxed() && in_block()) (void)conn().exec("ROLLBACK");
   const std::vector<std::string> sql = cleanup_statements();
@@ -342,10 +393,6 @@ void session::abandon() {
     // A drop that failed aborted the pipeline: undo the savepoint.
     if (box && conn().server_transaction_status() == tx_status::in_error) undo_implicit();
   }
-  out_.clear();
-  conn().restore_notices();
-  g_.clear_turn_holder(owner_key_, pid_);
-  turn_.reset();
 }
 
 }  // namespace sandpool::gw

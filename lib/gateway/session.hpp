@@ -21,6 +21,7 @@
 #include "gateway/backend.hpp"
 #include "gateway/state.hpp"
 #include "sandbox/sql_parser.hpp"
+#include "sandpool/core/statement_gate.hpp"
 #include "sandpool/gateway/wire.hpp"
 #include "sandpool/pool.hpp"
 
@@ -91,10 +92,20 @@ class session {
   void on_close(const wire::close& c);
   void on_sync();
 
-  // Takes a turn on the owner's connection (false: the error was written,
-  // and `ended_` says whether the session ends).
+  // Takes a turn on the owner's connection and passes its gate for this
+  // message (false: the error was written, and `ended_` says whether the
+  // session ends). A turn may outlast a message (a transaction block, an
+  // unsynced extended-protocol segment); the gate is passed per message, so
+  // the reaper or the owner's checkin can take the connection back between
+  // them, and the next message then ends the session saying why.
   bool take_turn();
   void end_turn_if_idle();
+  // The gate pass for one message's statements: while it is held the pool
+  // cannot take the connection back (it cancels what runs and waits), and
+  // the connection's notices reach this session's client. Refused once the
+  // pool took the connection back: the status says why.
+  absl::Status use_connection();
+  void release_connection();
   pq::connection& conn() { return **turn_; }
   bool sandboxed() { return conn().hook() != nullptr; }
   bool in_block() { return conn().transaction_status() != tx_status::idle; }
@@ -112,7 +123,10 @@ class session {
   void error(const absl::Status& s, std::size_t offset = 0);
   void error(std::string_view state, std::string_view message);
   void sync_parameters();
+  // Ends the turn, first rolling back what the client left open and
+  // dropping what it prepared (clean_up()).
   void abandon();
+  void clean_up();
   // Named server objects made in SQL (session_names.cpp): whether the
   // gateway runs the statement itself (DEALLOCATE of a protocol statement,
   // DEALLOCATE ALL, CLOSE ALL, PREPARE of a name Parse took) and running it
@@ -141,6 +155,8 @@ class session {
   bool entered_ = false, ended_ = false, skipping_ = false, implicit_ = false;
   std::string in_, out_;
   std::optional<pool::lease_type> turn_;
+  std::optional<gate_pass> pass_;      // see use_connection()
+  pq::connection* passed_ = nullptr;  // the connection pass_ is on
   std::map<std::string, std::shared_ptr<statement>> statements_;
   std::map<std::string, portal> portals_;
   std::vector<std::string> server_names_;  // every statement Parse prepared on the backend

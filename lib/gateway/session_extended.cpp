@@ -269,6 +269,7 @@ void session::on_close(const wire::close& c) {
 
 void session::on_sync() {
   skipping_ = false;
+  if (turn_ && !take_turn()) return;  // the pool took the connection back
   if (turn_) {
     release_implicit();
     end_transaction();

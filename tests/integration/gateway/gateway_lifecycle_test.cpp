@@ -2,7 +2,8 @@
 // cancels that session's statement only; a session that waits too long for
 // its turn gets the turn-timeout error naming the holder and goes on; a
 // client that dies mid-statement is cancelled and rolled back; the owner's
-// checkin and its ownership timeout end the sessions, saying which; the
+// checkin and its ownership timeout end the sessions, saying which, also
+// when the timeout comes while a session holds its turn; the
 // limits refuse with errors that name them.
 #include <doctest/doctest.h>
 
@@ -134,6 +135,59 @@ TEST_CASE("the owner's ownership timeout ends its sessions with an error that sa
   CHECK(contains(message, "terminating gateway session"));
   CHECK(contains(message, "ownership_timeout"));
   CHECK(count_committed("tag = 'gw-timeout'") == 0);
+}
+
+// The reaper takes the connection back while a session holds its turn
+// (here inside the client's transaction block, and between the extended
+// protocol's messages before a Sync): the session's next message ends it,
+// saying why, and nothing reaches the connection the pool took back.
+TEST_CASE("an ownership timeout during a session's turn ends it with an error that says so") {
+  ownership_options own;
+  own.ownership_timeout = 500ms;
+  gateway_env env({}, own);
+  client a(env.gw->conninfo(env.token));
+  REQUIRE_MESSAGE(a.ok(), a.error());
+  bool extended = false;
+  SUBCASE("inside a transaction block") {
+    CHECK(a.run("BEGIN") == "BEGIN");
+    CHECK(a.run("INSERT INTO " + ledger() + " (tag, n) VALUES ('gw-held', 1)") == "INSERT 0 1");
+  }
+  SUBCASE("between Execute and Sync") {
+    extended = true;
+    REQUIRE(PQenterPipelineMode(a.c) == 1);
+    REQUIRE(PQsendQueryParams(a.c, ("INSERT INTO " + ledger() + " (tag, n) VALUES ('gw-held', 1)").c_str(),
+                              0, nullptr, nullptr, nullptr, nullptr, 0) == 1);
+    REQUIRE(PQsendFlushRequest(a.c) == 1);
+    REQUIRE(PQflush(a.c) == 0);
+    PGresult* r = PQgetResult(a.c);  // the INSERT ran; its savepoint waits for the Sync
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    CHECK(PQgetResult(a.c) == nullptr);
+  }
+  CHECK(eventually([&] { return env.p.ownership().metrics().timeouts > 0; }, 10s));
+  std::string message;
+  if (extended) {
+    REQUIRE(PQpipelineSync(a.c) == 1);
+    for (int i = 0; i < 8; ++i) {
+      PGresult* r = PQgetResult(a.c);
+      if (r == nullptr) {
+        if (PQstatus(a.c) != CONNECTION_OK) break;
+        continue;
+      }
+      const ExecStatusType status = PQresultStatus(r);
+      PQclear(r);
+      if (status == PGRES_PIPELINE_SYNC || status == PGRES_FATAL_ERROR) break;
+    }
+    message = PQerrorMessage(a.c);
+  } else {
+    PQclear(PQexec(a.c, "SELECT 1"));
+    message = PQerrorMessage(a.c);
+  }
+  CAPTURE(message);
+  CHECK(contains(message, "terminating gateway session"));
+  CHECK(contains(message, "ownership_timeout"));
+  CHECK_FALSE(contains(message, "connection pointer is NULL"));
+  CHECK(count_committed("tag = 'gw-held'") == 0);
 }
 
 TEST_CASE("limits refuse with errors that name them") {
