@@ -121,6 +121,7 @@ connection::connection(connection&& other) noexcept
       pending_(std::exchange(other.pending_, {})),
       pending_rollback_(std::exchange(other.pending_rollback_, false)),
       pending_since_(other.pending_since_),
+      opening_(std::exchange(other.opening_, {})),
       reset_noted_(std::exchange(other.reset_noted_, false)),
       touched_(std::exchange(other.touched_, false)),
       notices_(std::move(other.notices_)),
@@ -139,6 +140,7 @@ connection& connection::operator=(connection&& other) noexcept {
     pending_ = std::exchange(other.pending_, {});
     pending_rollback_ = std::exchange(other.pending_rollback_, false);
     pending_since_ = other.pending_since_;
+    opening_ = std::exchange(other.opening_, {});
     reset_noted_ = std::exchange(other.reset_noted_, false);
     touched_ = std::exchange(other.touched_, false);
     notices_ = std::move(other.notices_);
@@ -152,6 +154,7 @@ connection& connection::operator=(connection&& other) noexcept {
 void connection::close() noexcept {
   drain_pending(std::chrono::milliseconds(100));
   pending_.clear();
+  opening_.clear();
   if (cancel_ != nullptr) PQfreeCancel(std::exchange(cancel_, nullptr));
   if (conn_ != nullptr) PQfinish(std::exchange(conn_, nullptr));
 }
@@ -226,6 +229,7 @@ absl::StatusOr<result> connection::run(std::string_view sql,
   if (absl::Status s = check_sendable(sql, params.size()); !s.ok()) return s;
   if (absl::Status s = check_params(sql, params); !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;
+  if (absl::Status s = open_now(); !s.ok()) return s;
 
   // A reason left from a cancel that missed the query before this one must
   // not name this one's cancellation.

@@ -63,14 +63,23 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
   forget_cancel_reason();  // see run()
   for (std::size_t i = 0; !touched_ && i < steps.size(); ++i)
     touched_ = may_change_session(steps[i].sql);
+  // A deferred opening goes first, in the first segment: if it fails, the
+  // caller's steps of that segment do not run.
+  std::size_t opening = 0;
+  (void)take_opening(opening);
+  std::vector<pipeline_step> all;
+  all.reserve(opening + steps.size());
+  for (std::size_t i = 0; i < opening; ++i) all.push_back({sent_opening_[i]});
+  all.insert(all.end(), steps.begin(), steps.end());
   ++round_trips_;
   bool sent = true;
-  for (std::size_t i = 0; sent && i < steps.size(); ++i) {
-    sent = send_step(conn_, steps[i]);
-    if (sent && steps[i].sync_after && i + 1 < steps.size()) sent = PQpipelineSync(conn_) == 1;
+  for (std::size_t i = 0; sent && i < all.size(); ++i) {
+    sent = send_step(conn_, all[i]);
+    if (sent && all[i].sync_after && i + 1 < all.size()) sent = PQpipelineSync(conn_) == 1;
   }
   if (sent) sent = PQpipelineSync(conn_) == 1;
   if (!sent) {
+    if (opening > 0) opening_ = std::exchange(sent_opening_, {});
     const std::string why = internal::one_line(PQerrorMessage(conn_));
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, nullptr, target_, steps.front().sql, false);
@@ -86,7 +95,7 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
       return s;
     }
   }
-  auto outcomes = read_pipeline(steps);
+  auto outcomes = read_pipeline(all);
   if (!outcomes.ok()) return outcomes;
   if (PQexitPipelineMode(conn_) != 1) {
     const std::string why = internal::one_line(PQerrorMessage(conn_));
@@ -95,6 +104,11 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
         "could not leave pipeline mode after reading every result (", why,
         "); the connection was closed so that the pool replaces it"));
   }
+  if (opening == 0) return outcomes;
+  for (std::size_t i = 0; i < opening; ++i) {
+    if (!(*outcomes)[i].ok()) return opening_failed((*outcomes)[i].status());
+  }
+  outcomes->erase(outcomes->begin(), outcomes->begin() + static_cast<std::ptrdiff_t>(opening));
   return outcomes;
 }
 
@@ -105,6 +119,7 @@ absl::Status connection::send_rollback(std::string_view reset) {
 
 absl::Status connection::send_reset(std::span<const std::string> statements, bool rollback) {
   const std::string_view first = rollback ? "ROLLBACK" : "session reset";
+  opening_.clear();  // never sent: nothing of it to undo
   if (!rollback && statements.empty()) return absl::OkStatus();
   if (absl::Status s = check_sendable(first, 0); !s.ok()) return s;
   if (absl::Status s = settle(); !s.ok()) return s;

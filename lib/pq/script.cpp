@@ -24,9 +24,16 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
   if (absl::Status s = settle(); !s.ok()) return s;
   forget_cancel_reason();  // see run()
   if (!touched_) touched_ = may_change_session(sql);
-  const std::string text = text::concat(before, sql, after);
+  // A deferred opening goes first; its results are not the caller's.
+  std::size_t opening = 0;
+  std::string head = take_opening(opening);
+  if (opening > 0) head += "; ";
+  head += before;
+  const std::string text = text::concat(head, sql, after);
+  absl::Status opening_error;
   ++round_trips_;
   if (PQsendQuery(conn_, text.c_str()) != 1) {
+    if (opening > 0) opening_ = std::exchange(sent_opening_, {});
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, nullptr, target_, sql, false);
     }
@@ -48,17 +55,28 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
     if (PQstatus(conn_) != CONNECTION_OK) {
       return internal::connection_lost(conn_, res.native(), target_, sql, false);
     }
-    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY) {
+    const bool done =
+        status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY;
+    if (opening > 0) {
+      --opening;
+      if (!done) {
+        opening_error = query_error(res.native(), text);
+        opening = 0;
+      }
+      continue;
+    }
+    if (done) {
       out.results.push_back(std::move(res));
-    } else if (out.error.ok()) {
+    } else if (out.error.ok() && opening_error.ok()) {
       out.error = query_error(res.native(), sql);
-      move_error_position(out.error, -static_cast<long>(before.size()),
+      move_error_position(out.error, -static_cast<long>(head.size()),
                           text::characters(sql) + 1);
     }
   }
   if (PQstatus(conn_) != CONNECTION_OK) {
     return internal::connection_lost(conn_, nullptr, target_, sql, false);
   }
+  if (!opening_error.ok()) return opening_failed(opening_error);
   return out;
 }
 

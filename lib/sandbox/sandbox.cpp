@@ -70,6 +70,19 @@ sandbox_session* sandbox::active_session(const pq::connection& c) const {
 absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) {
   if (!o.sandbox) return absl::OkStatus();
   sandbox_session& s = session_for(c);
+  if (s.opened_pid != 0 && s.opened_pid == c.backend_pid()) {
+    // This backend passed the safeguard and has the guard's function: the
+    // transaction opens with the test's first statement, in its round trip
+    // (a test that sends nothing costs none).
+    c.defer_opening({begin_sql(), std::string(guard::arm_sql)});
+    std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
+    s.in_block = false;
+    s.marks = 0;
+    s.guard_closed = false;
+    s.active = true;
+    c.set_hook(&s);
+    return absl::OkStatus();
+  }
   absl::Status opened = open_transaction(c, s);
   if (guard::missing(opened)) {
     // First sandboxed checkout in this database: make the guard, then open
@@ -84,6 +97,7 @@ absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) 
     opened = open_transaction(c, s);
   }
   if (!opened.ok()) return opened;
+  s.opened_pid = c.backend_pid();
   std::lock_guard lk(lock_);  // is_sandboxed() may read `active` from any thread
   s.in_block = false;
   s.marks = 0;
@@ -93,9 +107,12 @@ absl::Status sandbox::on_checkout(pq::connection& c, const checkout_options& o) 
   return absl::OkStatus();
 }
 
+std::string sandbox::begin_sql() const {
+  return options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+}
+
 absl::Status sandbox::open_transaction(pq::connection& c, sandbox_session& s) {
-  const std::string begin =
-      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+  const std::string begin = begin_sql();
   // The safeguard's query rides along the first time a backend is seen,
   // after BEGIN (before it, it would take the snapshot and an isolation
   // level could no longer be set) and before the guard, which it must judge
@@ -133,6 +150,8 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
     if (c.server_transaction_status() != tx_status::idle) return absl::OkStatus();  // the pool resets it
     return msg::while_doing(c.send_reset(between_owners().statements(), false), "checkin (DISCARD ALL)");
   }
+  // Opened at the first statement, and none came: nothing to undo.
+  if (c.drop_opening()) return absl::OkStatus();
   switch (c.server_transaction_status()) {
     case tx_status::idle:
       // Ended behind the sandbox's back: still, the next owner starts clean.
@@ -204,8 +223,9 @@ absl::Status sandbox::rollback_to(pq::connection& c) {
   // Without a mark, back to the state at checkout: the transaction is
   // restarted and the guard armed again, in one simple-protocol string (the
   // safeguard already accepted this backend).
-  const std::string begin =
-      options_.isolation ? concat("BEGIN ISOLATION LEVEL ", *options_.isolation) : "BEGIN";
+  // Not opened yet: the state at checkout is where it is.
+  if (s->marks == 0 && c.opening_deferred()) return absl::OkStatus();
+  const std::string begin = begin_sql();
   const std::string sql =
       s->marks > 0 ? concat("ROLLBACK TO SAVEPOINT ", sandbox_session::mark_name(s->marks))
                    : concat("ROLLBACK; ", begin, "; ", guard::arm_sql);

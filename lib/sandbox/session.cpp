@@ -114,7 +114,7 @@ auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome 
 
 auto sandbox_session::run_string(pq::connection& c, const pq::statement& s) -> outcome {
   // No I/O: libpq knows the transaction status from the last reply.
-  if (c.server_transaction_status() == tx_status::idle) {
+  if (c.server_transaction_status() == tx_status::idle && !c.opening_deferred()) {
     return msg::transaction_gone(c.target(), "before this statement, which was not sent");
   }
   // Read as the server will read it: with the session's string syntax.

@@ -56,6 +56,10 @@ class sandbox_session final : public pq::statement_hook {
   bool in_block = false;  // the code under test's transaction block is open
   int marks = 0;          // suite savepoints sandpool_mark_1 .. marks
   int verified_pid = 0;   // the backend the safeguard last accepted
+  // The backend whose transaction the sandbox last opened at checkout (the
+  // safeguard and the guard's function known good there): later checkouts
+  // on it defer the opening to the first statement.
+  int opened_pid = 0;
   bool guard_closed = false;  // a CLOSE ran since checkout: check the guard
 
  private:

@@ -135,6 +135,24 @@ class connection {
                                                             std::string_view sql,
                                                             std::string_view after);
 
+  // Keeps `statements` (e.g. the sandbox's BEGIN and commit guard) to be
+  // sent before anything else reaches the server through this connection,
+  // by any path: exec(), exec_direct(), exec_pipeline(), exec_wrapped(),
+  // native(). exec_wrapped() puts them at the front of its string and
+  // exec_pipeline() in front of its steps, in the same round trip; exec()
+  // and native() send them first, in one of their own. Until then nothing is
+  // sent, so a lease that runs nothing costs no round trip. If one of them
+  // fails, the request that carried them fails with their error (prefixed
+  // with what they were), none of its own statements runs, what they began
+  // is rolled back, and they wait for the next request again. A later
+  // send_rollback()/send_reset() or close() drops them unsent.
+  void defer_opening(std::vector<std::string> statements) noexcept {
+    opening_ = std::move(statements);
+  }
+  // Drops an opening not sent yet; true if there was one.
+  bool drop_opening() noexcept { return !std::exchange(opening_, {}).empty(); }
+  [[nodiscard]] bool opening_deferred() const noexcept { return !opening_.empty(); }
+
   // Sends ROLLBACK and returns without waiting for the answer, which the
   // next use of the connection reads first; a pipeline sent next shares its
   // round trip (the sandbox's checkin followed by the next checkout's BEGIN
@@ -237,7 +255,8 @@ class connection {
   // Requests sent through it are not counted in round_trips(). A pending
   // send_rollback() answer is read first, so the PGconn is ready for use.
   [[nodiscard]] PGconn* native() noexcept {
-    (void)settle();  // a failure leaves the PGconn reporting it
+    // A failure leaves the PGconn reporting it (aborted transaction, lost).
+    if (settle().ok()) (void)open_now();
     touched_ = true;  // anything may be sent through it
     return conn_;
   }
@@ -257,6 +276,15 @@ class connection {
   // Reads the answer to a pending send_rollback(), if any, and leaves
   // pipeline mode unless `keep_pipeline` (a pipeline is queued behind it).
   [[nodiscard]] absl::Status settle(bool keep_pipeline = false);
+  // Sends a deferred opening (defer_opening()) on its own and waits for it;
+  // ok if there is none (opening.cpp).
+  [[nodiscard]] absl::Status open_now();
+  // The opening taken for sending (kept in sent_opening_): its statements'
+  // text, and how many.
+  [[nodiscard]] std::string take_opening(std::size_t& count);
+  // After the opening taken last failed: rolls back what it began, defers it
+  // again, and returns the error of the request that carried it.
+  [[nodiscard]] absl::Status opening_failed(const absl::Status& error);
   // The error of a failed query: the server's, unless it is a cancellation
   // with a reason given to cancel(reason).
   [[nodiscard]] absl::Status query_error(const PGresult* res, std::string_view sql);
@@ -279,6 +307,8 @@ class connection {
   std::vector<std::string> pending_;
   bool pending_rollback_ = false;
   std::chrono::steady_clock::time_point pending_since_{};  // when pending_ was sent
+  std::vector<std::string> opening_;  // see defer_opening(); not sent yet
+  std::vector<std::string> sent_opening_;  // the last opening sent
   bool reset_noted_ = false;  // see note_session_reset()
   bool touched_ = false;      // see session_touched()
   std::shared_ptr<const notice_sink> notices_;  // see route_notices()

@@ -109,7 +109,7 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // schema sandpool), the server's.
   [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
   // ROLLBACK and DISCARD ALL, one round trip (DISCARD ALL alone after an
-  // unsandboxed checkout). It is not waited for (pq::connection::
+  // unsandboxed checkout); nothing if the test sent nothing. It is not waited for (pq::connection::
   // send_rollback), except after SET CONSTRAINTS ALL IMMEDIATE (if
   // configured), whose verdict checkin must report. Errors:
   // FailedPrecondition if the transaction was already ended
@@ -148,6 +148,8 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // BEGIN, the safeguard (first time per backend) and the guard's arming,
   // in one round trip.
   [[nodiscard]] absl::Status open_transaction(pq::connection& c, sandbox_session& s);
+  // BEGIN with the configured isolation level.
+  [[nodiscard]] std::string begin_sql() const;
   // The session for c if c is sandboxed now, else null. Thread-safe.
   sandbox_session* active_session(const pq::connection& c) const;
 

@@ -165,11 +165,14 @@ class suite {
     return absl::OkStatus();
   }
 
-  // The connection the test owns must be in a transaction: the sandbox's.
+  // The connection the test owns must be in a transaction, the sandbox's,
+  // or about to open it with the test's first statement.
   absl::Status require_sandboxed() {
     auto lease = pool().checkout();
     if (!lease.ok()) return context(lease.status(), "could not use the test's connection");
-    if ((*lease)->server_transaction_status() == tx_status::in_transaction) return absl::OkStatus();
+    if ((*lease)->server_transaction_status() == tx_status::in_transaction ||
+        (*lease)->opening_deferred())
+      return absl::OkStatus();
     return absl::FailedPreconditionError(
         "test suite '" + name_ + "' (" + mode_text() + ") on pool '" + pool().options().name +
         "': the test's connection is not in a sandbox transaction, so its writes would "

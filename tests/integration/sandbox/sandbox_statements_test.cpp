@@ -66,24 +66,32 @@ struct trace {
 
 }  // namespace
 
-PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement one string, one trip each") {
+PG_TEST_CASE("a sandboxed test that sends nothing costs nothing; its first statement opens it") {
   ensure_ledger();
   pool p = make_sandbox_pool(dsn(), 1);
   REQUIRE(install_sandbox(p).ok());
-  // The first checkout checks the safeguard; later ones do not.
+  // The first checkout on a backend opens at once (with the safeguard's
+  // check); later ones wait for the test's first statement.
   REQUIRE(p.ownership().checkout().ok());
   pq::connection* c = nullptr;
   {
     auto l = p.checkout();
     REQUIRE(l.ok());
     c = &**l;
+    CHECK_FALSE(c->opening_deferred());
   }
-  REQUIRE(p.ownership().checkin().ok());
+  trace t(*c);  // native(): would send a deferred opening, but none is
+  REQUIRE(p.ownership().checkin().ok());  // ROLLBACK and DISCARD ALL, not waited for
   REQUIRE(p.ownership().checkout().ok());
-  trace t(*c);
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    CHECK(c->opening_deferred());
+    CHECK((*l)->read_reset().ok());
+  }
 
-  // A test: checkin (ROLLBACK and DISCARD ALL, not waited for), then the
-  // next checkout (BEGIN and the guard's arming, with the answers).
+  // Tests that send nothing: no statement, no round trip.
+  t.restart();
   constexpr int tests = 3;
   const auto rt = c->round_trips();
   for (int i = 0; i < tests; ++i) {
@@ -91,14 +99,40 @@ PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement one str
     REQUIRE(p.ownership().checkout().ok());
   }
   {
-    auto l = p.checkout();  // reads the last checkout's answer
+    auto l = p.checkout();
     REQUIRE(l.ok());
   }
-  const sent per_test = t.since_start();
-  INFO(per_test.log);
-  CHECK(c->round_trips() - rt == 2 * tests);  // checkin and checkout: one trip
-  CHECK(per_test.parse == 4 * tests);  // ROLLBACK, DISCARD ALL, BEGIN, DECLARE
-  CHECK(per_test.query == 0);
+  const sent idle = t.since_start();
+  INFO(idle.log);
+  CHECK(c->round_trips() == rt);
+  CHECK(idle.parse == 0);
+  CHECK(idle.query == 0);
+  REQUIRE(p.ownership().checkin().ok());
+
+  // A test of one statement: the statement's string carries BEGIN and the
+  // guard's DECLARE (one Query); checkin sends ROLLBACK and DISCARD ALL.
+  t.restart();
+  REQUIRE(p.ownership().checkout().ok());
+  {
+    auto l = p.checkout();
+    REQUIRE(l.ok());
+    const auto before = c->round_trips();
+    CHECK((*l)->exec("SELECT 1").ok());
+    CHECK(c->round_trips() == before + 1);
+  }
+  REQUIRE(p.ownership().checkin().ok());
+  REQUIRE(p.ownership().checkout().ok());
+  {
+    auto l = p.checkout();  // reads the checkin's answer
+    REQUIRE(l.ok());
+    CHECK((*l)->read_reset().ok());
+  }
+  const sent one = t.since_start();
+  INFO(one.log);
+  CHECK(one.query == 1);
+  CHECK(one.parse == 2);  // ROLLBACK, DISCARD ALL
+  CHECK(contains(one.log, "BEGIN; DECLARE sandpool_guard CURSOR WITH HOLD FOR SELECT "
+                          "sandpool.refuse_commit_now(); SAVEPOINT sandpool_tx;SELECT 1"));
 
   // A protected statement: SAVEPOINT sandpool_tx, the statement and RELEASE
   // in one simple-protocol string.
@@ -132,6 +166,7 @@ PG_TEST_CASE("a sandboxed test sends 4 statements, a protected statement one str
   const sent fallback = t.since_start();
   INFO(fallback.log);
   CHECK(fallback.parse == 6);
+  CHECK(fallback.query == 2);  // the syntax error's undo, and SELECT 1
   REQUIRE(p.ownership().checkin().ok());
   CHECK(count_committed("tag = 'counted'") == 0);
 }
