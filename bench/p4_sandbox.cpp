@@ -3,7 +3,8 @@
 // a user sees it, on the server in SANDPOOL_TEST_DSN:
 //   - SELECT 1: one round trip on a plain connection (exec);
 //   - the sandbox: ownership().checkout() + K statements + checkin(), for
-//     K = 0 (isolation alone) and K = 5;
+//     K = 0 (isolation alone: no I/O, as the transaction opens with the
+//     test's first statement), one SELECT 1, and K = 5 INSERTs;
 //   - TRUNCATE of 10 and 50 tables and DELETE from 10 and 50 tables (one
 //     round trip each), after the test wrote a row into each (untimed);
 //   - run_cleanup (DELETE in foreign-key order, 10 tables) with a plan;
@@ -200,6 +201,17 @@ int main(int argc, char** argv) {
       });
     });
   }
+  // A test of one statement: the transaction opens with it, in its trip.
+  add("sandbox: checkout + SELECT 1 + checkin", [&](double s) {
+    return bare_loop(s, [&] {
+      must(pool.ownership().checkout().status(), "sandbox checkout");
+      {
+        auto lease = must(pool.checkout(), "lease");
+        must(lease->exec("SELECT 1").status(), "select 1");
+      }
+      must(pool.ownership().checkin(), "sandbox checkin");
+    });
+  });
   for (int n : {10, 50}) {
     const std::string fill = insert_rows(n, schema);
     const std::string truncate = "TRUNCATE " + table_list(n, schema);
@@ -268,6 +280,7 @@ int main(int argc, char** argv) {
     std::exit(1);
   };
   const std::string k0 = "sandbox: checkout + 0 statements + checkin";
+  const std::string k1 = "sandbox: checkout + SELECT 1 + checkin";
   const std::string k5 = "sandbox: checkout + 5 statements + checkin";
   const std::string sel = "SELECT 1, plain connection";
   std::printf("### P4 (%s)\n\n%d rounds x %.2f s per subject, order rotated every round; "
@@ -278,6 +291,7 @@ int main(int argc, char** argv) {
 
   std::vector<ratio> ratios = {
       {"sandboxed test (K = 0) ÷ SELECT 1", k0, sel, 1.5, true},
+      {"sandboxed test of one SELECT 1 ÷ SELECT 1", k1, sel},
       {"sandboxed test (K = 5) ÷ SELECT 1", k5, sel},
       {"TRUNCATE 10 tables ÷ sandboxed test (K = 0)", "TRUNCATE 10 tables", k0, 500, false},
       {"TRUNCATE 50 tables ÷ sandboxed test (K = 0)", "TRUNCATE 50 tables", k0},
@@ -287,6 +301,7 @@ int main(int argc, char** argv) {
        "run_cleanup with a plan, DELETE, 10 tables", k0},
       {"TEMPLATE + DROP ÷ sandboxed test (K = 0)",
        "CREATE DATABASE ... TEMPLATE (50 tables) + DROP DATABASE", k0},
+      {"TRUNCATE 10 tables ÷ sandboxed test of one SELECT 1", "TRUNCATE 10 tables", k1},
       {"TRUNCATE 10 tables ÷ sandboxed test (K = 5)", "TRUNCATE 10 tables", k5},
       {"protected INSERT ÷ unprotected INSERT", "INSERT, protected (sandboxed lease)",
        "INSERT, unprotected (plain connection, in a transaction)", 1.3, true},

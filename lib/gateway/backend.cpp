@@ -71,6 +71,12 @@ result_ptr read_one(PGconn* conn) {
 }
 
 absl::Status lost_status(PGconn* conn) {
+  if (conn == nullptr) {
+    return absl::UnavailableError(
+        "the owner's connection is unusable: it was closed, or the transaction the sandbox "
+        "defers to its first use could not be opened on it (a statement of the owner's "
+        "reports why). Fix: reconnect once the owner has checked out again");
+  }
   return absl::UnavailableError(text::to_absl(
       text::concat("the owner's connection failed: ", PQerrorMessage(conn))));
 }

@@ -242,8 +242,8 @@ absl::StatusOr<std::unique_ptr<gateway>> gateway::start(pool& p, gateway_options
   s->wake_fd_ = ::eventfd(0, EFD_CLOEXEC);
   // The server's database and user, for conninfo(): the owner's connection's.
   if (auto l = p.checkout(std::chrono::seconds(5)); l.ok()) {
-    s->database_ = PQdb((*l)->native());
-    s->user_ = PQuser((*l)->native());
+    s->database_ = std::string((*l)->database());
+    s->user_ = std::string((*l)->user());
   }
   s->acceptor_ = std::thread([s] { s->accept_loop(); });
   s->watchdog_ = std::thread([s] { s->watch_loop(); });

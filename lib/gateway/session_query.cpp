@@ -26,10 +26,12 @@ bool session::handle(const wire::message& m, following next) {
   if (const auto* q = std::get_if<wire::query>(&m)) {
     skipping_ = false;
     simple_query(q->sql);
+    release_connection();  // a client slow to read must not hold the gate
     return !ended_ && send_out();
   }
   if (std::holds_alternative<wire::sync>(m)) {
     on_sync();
+    release_connection();
     return !ended_ && send_out();
   }
   if (std::holds_alternative<wire::flush>(m)) return send_out();

@@ -217,6 +217,8 @@ absl::Status driver::reset(connection& c) const {
 }
 
 tx_status driver::recycle(connection& c) const noexcept {
+  // An opening never sent is for the lease that ends here, not the next.
+  (void)c.drop_opening();
   const tx_status status = c.server_transaction_status();
   // A reset already queued or run (the sandbox's checkin) covers this return.
   if (c.take_session_reset_note() || c.reset_pending()) {

@@ -49,11 +49,33 @@ absl::Status connection::opening_failed(const absl::Status& error) {
     PQclear(internal::exec(conn_, "ROLLBACK"));
   }
   opening_ = std::exchange(sent_opening_, {});
+  opening_tried_ = true;
   return internal::annotate(
       error, text::concat("the statements this connection defers to its first use (",
                           internal::sql_excerpt(sql),
                           ") failed, so the request that carried them did not run; they "
                           "were rolled back and are sent again with the next request: "));
+}
+
+PGconn* connection::native() noexcept {
+  if (!opening_.empty()) {
+    const gate_pass pass(gate_);
+    absl::Status s = pass.ok() ? settle() : pass.status();
+    if (s.ok()) s = open_now();
+    if (!s.ok() && !opening_.empty()) return nullptr;
+  } else {
+    (void)settle();  // a failure leaves the PGconn reporting it
+  }
+  touched_ = true;  // anything may be sent through it
+  return conn_;
+}
+
+std::string_view connection::database() const noexcept {
+  return conn_ != nullptr ? PQdb(conn_) : "";
+}
+
+std::string_view connection::user() const noexcept {
+  return conn_ != nullptr ? PQuser(conn_) : "";
 }
 
 }  // namespace sandpool::pq

@@ -51,6 +51,14 @@ absl::StatusOr<std::vector<absl::StatusOr<result>>> connection::exec_pipeline(
     if (absl::Status s = check_sendable(step.sql, step.params.size()); !s.ok()) return s;
     if (absl::Status s = check_params(step.sql, step.params); !s.ok()) return s;
   }
+  // With several segments, a later one would run outside any block after a
+  // failed BEGIN: a deferred opening is then sent first, on its own.
+  bool segments = false;
+  for (std::size_t i = 0; i + 1 < steps.size(); ++i) segments = segments || steps[i].sync_after;
+  if (segments && !opening_.empty()) {
+    if (absl::Status s = settle(); !s.ok()) return s;
+    if (absl::Status s = open_now(); !s.ok()) return s;
+  }
   // A pending send_rollback()/send_reset() keeps the connection in pipeline mode: these
   // steps follow it in the same round trip.
   const bool behind_rollback = !pending_.empty();

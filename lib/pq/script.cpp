@@ -5,6 +5,7 @@
 // for the next request; and what the caller sees of an error is what it
 // would see had its statement been sent alone (the statement named, the
 // position counted from its start).
+#include <cstdlib>
 #include <string>
 #include <utility>
 
@@ -16,6 +17,17 @@
 #include "text.hpp"
 
 namespace sandpool::pq {
+namespace {
+
+// Whether an error that came before the opening's statements completed is
+// the caller's: one the server raised reading the whole string (a syntax
+// error), placed after the opening's text, before anything ran.
+bool caller_error(const PGresult* res, std::size_t opening_length) {
+  const char* at = PQresultErrorField(res, PG_DIAG_STATEMENT_POSITION);
+  return at != nullptr && std::strtoul(at, nullptr, 10) > opening_length;
+}
+
+}  // namespace
 
 absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_view before,
                                                                     std::string_view sql,
@@ -31,6 +43,7 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
   head += before;
   const std::string text = text::concat(head, sql, after);
   absl::Status opening_error;
+  bool redefer = false;
   ++round_trips_;
   if (PQsendQuery(conn_, text.c_str()) != 1) {
     if (opening > 0) opening_ = std::exchange(sent_opening_, {});
@@ -58,12 +71,17 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
     const bool done =
         status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK || status == PGRES_EMPTY_QUERY;
     if (opening > 0) {
-      --opening;
-      if (!done) {
-        opening_error = query_error(res.native(), text);
-        opening = 0;
+      if (!done && caller_error(res.native(), head.size() - before.size())) {
+        redefer = true;  // the string was rejected whole: nothing of it ran
+      } else {
+        --opening;
+        if (!done) {
+          opening_error = query_error(res.native(), text);
+          opening = 0;
+        }
+        continue;
       }
-      continue;
+      opening = 0;
     }
     if (done) {
       out.results.push_back(std::move(res));
@@ -77,6 +95,7 @@ absl::StatusOr<connection::script_outcome> connection::exec_wrapped(std::string_
     return internal::connection_lost(conn_, nullptr, target_, sql, false);
   }
   if (!opening_error.ok()) return opening_failed(opening_error);
+  if (redefer) opening_ = std::exchange(sent_opening_, {});
   return out;
 }
 

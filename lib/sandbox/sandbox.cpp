@@ -151,6 +151,14 @@ absl::Status sandbox::on_checkin(pq::connection& c) {
     return msg::while_doing(c.send_reset(between_owners().statements(), false), "checkin (DISCARD ALL)");
   }
   // Opened at the first statement, and none came: nothing to undo.
+  if (c.opening_failed_before()) {
+    // The opening failed and was rolled back (e.g. the guard's function was
+    // dropped): the next checkout opens at once, making it again.
+    if (sandbox_session* s = active_session(c); s != nullptr) s->opened_pid = 0;
+    (void)c.drop_opening();
+    return msg::while_doing(c.send_reset(between_owners().statements(), false),
+                            "checkin (DISCARD ALL)");
+  }
   if (c.drop_opening()) return absl::OkStatus();
   switch (c.server_transaction_status()) {
     case tx_status::idle:
@@ -194,6 +202,7 @@ void sandbox::on_release(pq::connection& c) noexcept {
   if (it == sessions_.end()) return;
   sandbox_session& s = *it->second;
   if (c.hook() == &s) c.set_hook(nullptr);
+  (void)c.drop_opening();  // the test sent nothing: its transaction never opened
   s.active = false;
   s.in_block = false;
   s.marks = 0;

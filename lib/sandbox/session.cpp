@@ -93,6 +93,9 @@ tx_status sandbox_session::transaction_status(tx_status server) const noexcept {
 }
 
 auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome {
+  // The last checkin's answer first (already on its way: no request), so the
+  // string is read with the settings its RESET ALL restored.
+  if (absl::Status settled = c.read_reset(); !settled.ok()) return settled;
   // The commit guard's cursor: a FETCH or MOVE would fail it (and so
   // disarm it), a CLOSE drop it.
   if (says(s.sql, guard::cursor) &&
@@ -104,6 +107,9 @@ auto sandbox_session::run(pq::connection& c, const pq::statement& s) -> outcome 
   // string of the test.
   guard_closed = guard_closed || says(s.sql, "close");
   outcome out = run_string(c, s);
+  // A deferred opening without the guard's function (schema sandpool
+  // dropped meanwhile): the next checkout opens at once and makes it again.
+  if (!out.ok() && c.opening_deferred() && guard::missing(out.status())) opened_pid = 0;
   if (!guard_closed) return out;
   // The string's own error comes first; the check is made again after the
   // next string.
@@ -361,7 +367,7 @@ auto sandbox_session::warn_then(pq::connection& c, std::string_view end, std::st
     implicit = false;
     return r;
   }
-  if (implicit) return r;
+  if (implicit || c.opening_deferred()) return r;  // nothing ran: nothing to undo
   auto back = c.exec_direct(tx_undo);
   if (!back.ok()) return msg::recovery_failed(r.status(), back.status());
   return r;

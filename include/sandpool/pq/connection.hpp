@@ -148,10 +148,21 @@ class connection {
   // send_rollback()/send_reset() or close() drops them unsent.
   void defer_opening(std::vector<std::string> statements) noexcept {
     opening_ = std::move(statements);
+    opening_tried_ = false;
   }
-  // Drops an opening not sent yet; true if there was one.
-  bool drop_opening() noexcept { return !std::exchange(opening_, {}).empty(); }
+  // Drops a deferred opening; true if there was one and it was never sent
+  // (none failed and waits again), so nothing reached the server since.
+  bool drop_opening() noexcept {
+    const bool untried = !opening_.empty() && !opening_tried_;
+    opening_.clear();
+    opening_tried_ = false;
+    return untried;
+  }
   [[nodiscard]] bool opening_deferred() const noexcept { return !opening_.empty(); }
+  // Whether a deferred opening was sent and failed (it waits again).
+  [[nodiscard]] bool opening_failed_before() const noexcept {
+    return !opening_.empty() && opening_tried_;
+  }
 
   // Sends ROLLBACK and returns without waiting for the answer, which the
   // next use of the connection reads first; a pipeline sent next shares its
@@ -237,7 +248,7 @@ class connection {
     return hook_ == nullptr ? server : hook_->transaction_status(server);
   }
   // The server's own transaction state as libpq last saw it, whatever the
-  // hook presents.
+  // hook presents (idle while an opening is deferred: see defer_opening()).
   [[nodiscard]] tx_status server_transaction_status() const noexcept;
   // Requests sent to the server so far: each exec() or exec_direct() counts
   // one, including failed ones, and so does each exec_pipeline() however many
@@ -254,12 +265,13 @@ class connection {
   // The underlying PGconn, still owned by this object; null if closed.
   // Requests sent through it are not counted in round_trips(). A pending
   // send_rollback() answer is read first, so the PGconn is ready for use.
-  [[nodiscard]] PGconn* native() noexcept {
-    // A failure leaves the PGconn reporting it (aborted transaction, lost).
-    if (settle().ok()) (void)open_now();
-    touched_ = true;  // anything may be sent through it
-    return conn_;
-  }
+  // A deferred opening is sent first (under the gate, as exec() would); if
+  // that cannot be done, null: what the caller would send through it must
+  // not run outside the opening (e.g. autocommit in a test's sandbox).
+  [[nodiscard]] PGconn* native() noexcept;
+  // The database and role of the session; empty if closed. No I/O.
+  [[nodiscard]] std::string_view database() const noexcept;
+  [[nodiscard]] std::string_view user() const noexcept;
 
  private:
   [[nodiscard]] absl::StatusOr<result> run(std::string_view sql,
@@ -309,6 +321,7 @@ class connection {
   std::chrono::steady_clock::time_point pending_since_{};  // when pending_ was sent
   std::vector<std::string> opening_;  // see defer_opening(); not sent yet
   std::vector<std::string> sent_opening_;  // the last opening sent
+  bool opening_tried_ = false;  // opening_ was sent once and failed
   bool reset_noted_ = false;  // see note_session_reset()
   bool touched_ = false;      // see session_touched()
   std::shared_ptr<const notice_sink> notices_;  // see route_notices()

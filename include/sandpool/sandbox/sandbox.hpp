@@ -1,11 +1,13 @@
 // The test sandbox: a checkout decorator that wraps each owner's connection
 // in a transaction that checkin rolls back, so tests can run concurrently
 // against one database and leave nothing behind. It owns these rules:
-//  - checkout (sandbox on) is `BEGIN [ISOLATION LEVEL ...]` and the commit
-//    guard's arming (a holdable cursor; two statements, no write) in one
-//    round trip, after
-//    the safeguard accepted the live connection (checked once per physical
-//    connection, in that same trip);
+//  - checkout (sandbox on) opens `BEGIN [ISOLATION LEVEL ...]` and arms the
+//    commit guard (a holdable cursor; two statements, no write). The first
+//    checkout on a physical connection does it at once, in one round trip
+//    with the safeguard's check of the live connection; later ones defer
+//    both to the test's first statement, whatever path it takes (exec(),
+//    exec_direct(), a pipeline, native()), and send them in its round trip
+//    (pq::connection::defer_opening): a test that sends nothing costs none;
 //  - through exec(), the code under test sees a plain PostgreSQL session:
 //    PostgreSQL's transaction semantics, warnings, command tags and
 //    transaction_status(), run on savepoints inside the sandbox's
@@ -13,9 +15,8 @@
 //  - whatever reaches the server otherwise (native(), a procedure), the
 //    commit guard makes a COMMIT of the sandbox's transaction fail;
 //  - checkin is ROLLBACK and DISCARD ALL in one round trip, sent without
-//    waiting for the answer (the next use reads it; the next checkout's
-//    BEGIN shares its round trip), and says so loudly if the transaction
-//    was already gone.
+//    waiting for the answer (the next use reads it), nothing if the test
+//    sent nothing, and says so loudly if the transaction was already gone.
 // How statements are translated is documented on sandbox::on_checkout.
 #pragma once
 
@@ -106,7 +107,9 @@ class sandbox final : public checkout_decorator<pq::connection> {
   // current_query() shows a protected string with its savepoint statements;
   // native() sees the server's real state. Errors of on_checkout: the
   // safeguard's refusal, the guard's creation (the role may not create
-  // schema sandpool), the server's.
+  // schema sandpool), the server's. A deferred opening that fails fails the
+  // statement that carried it, which does not run (the error names BEGIN
+  // and the guard); it is rolled back and tried again with the next one.
   [[nodiscard]] absl::Status on_checkout(pq::connection& c, const checkout_options& o) override;
   // ROLLBACK and DISCARD ALL, one round trip (DISCARD ALL alone after an
   // unsandboxed checkout); nothing if the test sent nothing. It is not waited for (pq::connection::

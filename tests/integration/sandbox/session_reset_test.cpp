@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "pool_it_env.hpp"
 #include "sandbox_env.hpp"
 #include "sandpool/pq/sqlstate.hpp"
 
@@ -110,6 +111,41 @@ PG_TEST_CASE("a test whose transaction ended behind the sandbox's back still lea
     CHECK(scalar(**l, "SELECT count(*) FROM pg_prepared_statements") == "0");
   }
   REQUIRE(p.ownership().checkin().ok());
+}
+
+PG_TEST_CASE("a test that sent nothing leaves no opening to the connection's next lease") {
+  using namespace std::chrono_literals;
+  ownership_options own;
+  own.ownership_timeout = 300ms;
+  sandboxed s({}, 1, own);
+  REQUIRE(s.checkin().ok());
+  for (const bool timed_out : {false, true}) {
+    CAPTURE(timed_out);
+    REQUIRE(s.p.ownership().checkout().ok());
+    {
+      auto l = s.p.checkout();
+      REQUIRE(l.ok());
+      CHECK((*l)->opening_deferred());  // this backend opened once already
+    }
+    if (timed_out) {
+      const auto before = s.p.ownership().metrics().timeouts;
+      CHECK(eventually([&] { return s.p.ownership().metrics().timeouts > before; }, 10s));
+      (void)s.p.ownership().checkin();  // reports the timeout
+    } else {
+      REQUIRE(s.p.ownership().checkin().ok());
+    }
+    // The next owner, unsandboxed: its statements run on their own.
+    REQUIRE(s.p.ownership().checkout({.sandbox = false}).ok());
+    {
+      auto l = s.p.checkout();
+      REQUIRE(l.ok());
+      CHECK_FALSE((*l)->opening_deferred());
+      CHECK(scalar(**l, "SELECT pg_catalog.txid_current_if_assigned() IS NULL AND "
+                        "pg_catalog.now() = pg_catalog.statement_timestamp()") == "t");
+      CHECK((*l)->server_transaction_status() == tx_status::idle);
+    }
+    REQUIRE(s.p.ownership().checkin().ok());
+  }
 }
 
 PG_TEST_CASE("the reset rides along the checkin's ROLLBACK: a sandboxed test is one round trip") {
