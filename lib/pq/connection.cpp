@@ -315,7 +315,7 @@ absl::Status connection::cancel() const {
         " is closed, so no query runs on it"));
   }
   char error[256] = {};
-  if (PQcancel(cancel_, error, sizeof error) == 0) {
+  if (internal::cancel(cancel_, error, sizeof error) == 0) {
     return absl::UnavailableError(
         text::concat("could not send a cancel request to ", target_, ": ",
                      internal::one_line(error)));

@@ -1,8 +1,9 @@
 // Waiting for the server without blocking a fiber: libpq's blocking calls
-// (PQexec, PQexecParams, PQconnectdbParams, a PQgetResult that has to wait)
-// as send-then-wait loops that suspend the calling fiber on a thread that
-// runs fiber_io_scheduler. On any other thread each is the blocking libpq
-// call itself, unchanged.
+// (PQexec, PQexecParams, PQconnectdbParams, a PQgetResult that has to wait,
+// PQcancel) as calls that suspend the calling fiber on a thread that runs
+// fiber_io_scheduler: send-then-wait loops, and for PQcancel, which has no
+// asynchronous form before libpq 17, a helper thread. On any other thread
+// each is the blocking libpq call itself, unchanged.
 #pragma once
 
 #include <libpq-fe.h>
@@ -28,6 +29,12 @@ struct connect_outcome {
 };
 [[nodiscard]] connect_outcome connect(const char* const* keys, const char* const* values,
                                       std::chrono::seconds timeout) noexcept;
+
+// PQcancel. On a fiber I/O thread it runs on a helper thread while the
+// calling fiber sleeps in 1 ms steps until it is done (the request connects
+// to the server and waits for it to hang up); if no thread can be started,
+// it blocks the thread instead.
+[[nodiscard]] int cancel(PGcancel* cancel, char* error, int size) noexcept;
 
 // Ends a COPY a statement started by accident (status is its result's),
 // so the connection stays usable: the rest of the COPY's results are read.

@@ -208,7 +208,9 @@ class connection {
   // the request was delivered; the query then fails with SQLSTATE 57014
   // (Cancelled), unless it finished first. Unavailable if the request could
   // not be sent, FailedPrecondition if the connection is closed.
-  // Safe to call from another thread while a query runs.
+  // Safe to call from another thread while a query runs. On a thread that
+  // runs fiber_io_scheduler the request is sent from a helper thread and
+  // only the calling fiber waits for it.
   [[nodiscard]] absl::Status cancel() const;
   // The same, and the cancelled query's error is DeadlineExceeded (SQLSTATE
   // 57014 kept) with `reason` instead of the server's "canceling statement

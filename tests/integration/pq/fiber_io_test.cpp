@@ -2,7 +2,8 @@
 // fiber_io_scheduler, a fiber waiting for the server suspends itself, so
 // the thread's other fibers run their own queries and timers meanwhile;
 // connects, pipelines and pool checkouts work there; a cancel from another
-// thread ends a suspended query; other threads block as before.
+// thread ends a suspended query, and a fiber that cancels waits for the
+// request without stopping its thread; other threads block as before.
 #include <doctest/doctest.h>
 
 #include <boost/fiber/all.hpp>
@@ -136,6 +137,44 @@ TEST_CASE("a cancel from another thread ends a suspended query") {
   CHECK(state == "57014");
   CAPTURE(message);
   CHECK(message.find("the test cancelled it") != std::string::npos);
+}
+
+TEST_CASE("a fiber that cancels a query waits for the request, not its thread") {
+  const std::string app = app_name("fiber-io-cancel-fiber");
+  pq::driver d = make_driver(pool_dsn(app));
+  std::string state;
+  std::string message;
+  bool delivered = false;
+  int ticks_while_cancelling = 0;
+  on_fiber_thread([&] {
+    auto c = d.connect();
+    REQUIRE(c.ok());
+    enum { before, cancelling, after } phase = before;
+    boost::fibers::fiber query([&] {
+      auto r = c->exec("SELECT pg_sleep(30)");
+      state = pq::sqlstate(r.status());
+      message = text(r.status());
+    });
+    // Passes through the scheduler each time (a zero sleep), so it runs
+    // whenever the canceller is suspended, and only then.
+    boost::fibers::fiber ticker([&] {
+      while (phase != after) {
+        if (phase == cancelling) ++ticks_while_cancelling;
+        boost::this_fiber::sleep_for(0ns);
+      }
+    });
+    boost::this_fiber::sleep_for(200ms);  // the query is running by then
+    phase = cancelling;
+    delivered = c->cancel("the fiber cancelled it").ok();
+    phase = after;
+    ticker.join();
+    query.join();
+  });
+  CHECK(delivered);
+  CHECK(state == "57014");
+  CAPTURE(message);
+  CHECK(message.find("the fiber cancelled it") != std::string::npos);
+  CHECK(ticks_while_cancelling > 0);  // a cancel that blocked the thread would leave 0
 }
 
 TEST_CASE("a pool's fibers on one thread use all its connections at once") {

@@ -8,6 +8,10 @@
 // includes this file at its end, the parent's #pragma once makes this a no-op.
 #include "sandpool/core/detail/core.hpp"
 
+#include <system_error>
+
+#include "sandpool/core/fiber_io.hpp"
+
 #pragma GCC visibility push(default)  // the public API: exported from libsandpool
 
 namespace sandpool::detail {
@@ -32,8 +36,17 @@ void core<Driver, Clock>::run_hosted(task t) {
   }
 }
 
+// The thread runs fiber_io_scheduler: a connect or reset of sandpool's
+// driver that waits for the server suspends the maintenance fiber, so the
+// hosted tasks (the reaper) keep their deadlines while a server is slow to
+// answer. Without epoll it runs Boost.Fiber's default scheduler, and such a
+// wait blocks the thread.
 template <driver Driver, class Clock>
 void core<Driver, Clock>::housekeeping_thread() {
+  try {
+    boost::fibers::use_scheduling_algorithm<fiber_io_scheduler>();
+  } catch (const std::system_error&) {
+  }
   std::vector<boost::fibers::fiber> hosted;
   boost::fibers::fiber([this, &hosted] {
     lock_type lk(lock_);
