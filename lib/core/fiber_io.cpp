@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <boost/fiber/condition_variable.hpp>
+#include <boost/fiber/context.hpp>
 #include <boost/fiber/mutex.hpp>
 #include <cerrno>
 #include <mutex>
@@ -20,6 +21,7 @@ namespace sandpool {
 struct fiber_io_scheduler::state {
   int epoll = -1;
   int wake = -1;
+  int armed = 0;  // fibers waiting on a descriptor
 };
 
 namespace {
@@ -62,8 +64,9 @@ fiber_io_scheduler::~fiber_io_scheduler() {
 namespace {
 
 // Waits up to timeout ms and wakes the fibers whose sockets are ready. Only
-// from suspend_until, where no fiber is mid-switch: a waiter's condition
-// variable cannot be notified while its own fiber is still suspending.
+// on the scheduler's own (dispatcher) context, where no fiber is
+// mid-switch: a waiter's condition variable cannot be notified while its
+// own fiber is still suspending.
 void poll_sockets(fiber_io_scheduler::state& s, int timeout) noexcept {
   epoll_event events[64];
   const int n = ::epoll_wait(s.epoll, events, 64, timeout);
@@ -96,6 +99,17 @@ void fiber_io_scheduler::suspend_until(
   poll_sockets(*state_, timeout);
 }
 
+boost::fibers::context* fiber_io_scheduler::pick_next() noexcept {
+  // The dispatcher takes its turn in the ready queue once a round: while
+  // fibers stay ready the thread never idles, so the sockets are looked at
+  // here, without waiting, and a busy fiber does not starve the others.
+  if (state_->armed > 0 && has_ready_fibers() &&
+      boost::fibers::context::active()->is_context(boost::fibers::type::dispatcher_context)) {
+    poll_sockets(*state_, 0);
+  }
+  return round_robin::pick_next();
+}
+
 
 void fiber_io_scheduler::notify() noexcept {
   const std::uint64_t one = 1;
@@ -120,6 +134,7 @@ wait_result wait(int fd, bool write, std::chrono::steady_clock::time_point deadl
       (errno != ENOENT || ::epoll_ctl(s->epoll, EPOLL_CTL_ADD, fd, &ev) != 0))
     return wait_result::not_suspended;
   bool fired = false;
+  ++s->armed;
   {
     std::unique_lock lk(w.m);
     if (deadline == std::chrono::steady_clock::time_point::max()) {
@@ -129,6 +144,7 @@ wait_result wait(int fd, bool write, std::chrono::steady_clock::time_point deadl
       fired = w.cv.wait_until(lk, deadline, [&] { return w.fired; });
     }
   }
+  --s->armed;
   // Timed out: still armed, pointing at this waiter; disarm it.
   if (!fired) ::epoll_ctl(s->epoll, EPOLL_CTL_DEL, fd, nullptr);
   return fired ? wait_result::ready : wait_result::timed_out;

@@ -12,8 +12,9 @@
 // default algorithm does; timers (sleep_for, wait_until, the pool's
 // timeouts) and wake-ups from other threads work while fibers are
 // suspended on sockets. Sockets are looked at when no fiber of the thread
-// is ready to run, so a fiber that loops on yield() without ever waiting
-// delays the others' socket wake-ups until it waits.
+// is ready to run (waiting for them) and once per round of the ready
+// fibers (without waiting), so fibers that keep yielding do not starve a
+// socket's wake-up; a fiber that computes without yielding delays it.
 #pragma once
 
 #include <boost/fiber/algo/round_robin.hpp>
@@ -37,6 +38,9 @@ class fiber_io_scheduler : public boost::fibers::algo::round_robin {
   // due or another thread wakes the thread (notify()).
   void suspend_until(std::chrono::steady_clock::time_point const& until) noexcept override;
   void notify() noexcept override;
+  // Round robin's choice, after a look at the sockets without waiting when
+  // the scheduler takes its turn among ready fibers.
+  boost::fibers::context* pick_next() noexcept override;
 
 
   struct state;  // the epoll and eventfd descriptors
