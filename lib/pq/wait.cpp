@@ -7,7 +7,6 @@
 #include <boost/fiber/operations.hpp>
 #include <atomic>
 #include <chrono>
-#include <system_error>
 #include <thread>
 
 #include "sandpool/core/fiber_io.hpp"
@@ -113,27 +112,27 @@ connect_outcome connect(const char* const* keys, const char* const* values,
 }
 
 int cancel(PGcancel* cancel, char* error, int size) noexcept {
-  if (fiber_io::active()) {
-    try {
-      std::atomic<bool> done{false};
-      int delivered = 0;
-      std::thread helper([&] {
-        delivered = PQcancel(cancel, error, size);
-        done.store(true, std::memory_order_release);
-      });
-      // A timer, not a socket or a fiber future: it wakes this fiber while
-      // the thread's other fibers keep it busy, and ThreadSanitizer can
-      // follow it. The request takes a connection setup, far above 1 ms.
-      while (!done.load(std::memory_order_acquire)) {
-        boost::this_fiber::sleep_for(std::chrono::milliseconds(1));
-      }
-      helper.join();  // it has finished: only its exit is left
-      return delivered;
-    } catch (const std::system_error&) {
-      // No thread to be had: the request is sent from this one.
-    }
+  if (!fiber_io::active()) return PQcancel(cancel, error, size);
+  std::atomic<bool> done{false};
+  int delivered = 0;
+  std::thread helper;
+  try {
+    helper = std::thread([&] {
+      delivered = PQcancel(cancel, error, size);
+      done.store(true, std::memory_order_release);
+    });
+  } catch (...) {
+    // No thread to be had: the request is sent from this one.
+    return PQcancel(cancel, error, size);
   }
-  return PQcancel(cancel, error, size);
+  // A timer, not a socket or a fiber future: it wakes this fiber while the
+  // thread's other fibers keep it busy, and ThreadSanitizer can follow it.
+  // The request takes a connection setup, far above 1 ms.
+  while (!done.load(std::memory_order_acquire)) {
+    boost::this_fiber::sleep_for(std::chrono::milliseconds(1));
+  }
+  helper.join();  // it has finished: only its exit is left
+  return delivered;
 }
 
 }  // namespace sandpool::pq::internal

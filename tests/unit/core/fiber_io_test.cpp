@@ -70,13 +70,21 @@ TEST_CASE("a fiber that waits on a descriptor is woken while another fiber keeps
 }
 
 TEST_CASE("a wait whose deadline passes first times out and leaves the descriptor unwatched") {
-  pipe_pair p;
+  pipe_pair p, other;
   fiber_io::wait_result first = fiber_io::wait_result::not_suspended;
   fiber_io::wait_result second = fiber_io::wait_result::not_suspended;
   on_io_thread([&] {
     boost::fibers::fiber f([&] {
       first = fiber_io::wait(p.fd[0], false, std::chrono::steady_clock::now() + 5ms);
+      // Readable now, with the timed-out waiter gone. While a second fiber
+      // waits on another pipe and this one yields, the scheduler looks at
+      // the sockets: a registration left armed would report to the dead
+      // waiter (ASan: stack-use-after-return).
       p.write_one();
+      boost::fibers::fiber g([&] { (void)fiber_io::wait(other.fd[0], false); });
+      for (int i = 0; i < 10; ++i) boost::this_fiber::yield();
+      other.write_one();
+      g.join();
       second = fiber_io::wait(p.fd[0], false, std::chrono::steady_clock::now() + 10s);
     });
     f.join();
